@@ -1,0 +1,145 @@
+//! Vendors the Istio CRD schemas that `mesh` validates against.
+//!
+//! Users of the repository do not have the upstream CRD bundles, so the crate embeds a compact copy
+//! of the `openAPIV3Schema` of only the kinds Signalbox generates (VirtualService, ServiceEntry,
+//! Sidecar, Gateway, DestinationRule). Descriptions are dropped and the `status` subtree (ignored on
+//! writes because the CRDs enable the status subresource) is replaced by an open object, which keeps
+//! the wasm bundle small. Every served version of a kind must share one schema (Istio generates
+//! them identically); the script refuses a bundle where they differ, so one schema per kind and
+//! bundle is exact.
+//!
+//! Run from the workspace root:
+//! `cargo run -p mesh --example vendor_schemas -- ../shared/istio/crds/istio-1.24.yaml mesh/schemas/istio-1.24.json`
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+const KINDS: [&str; 5] = [
+    "DestinationRule",
+    "Gateway",
+    "ServiceEntry",
+    "Sidecar",
+    "VirtualService",
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [input, output] = args.as_slice() else {
+        eprintln!("usage: vendor_schemas CRD_BUNDLE.yaml OUTPUT.json");
+        return ExitCode::from(2);
+    };
+    match vendor(input, output) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("vendor_schemas: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn vendor(input: &str, output: &str) -> Result<(), String> {
+    let text = std::fs::read_to_string(input).map_err(|e| format!("{input}: {e}"))?;
+    let mut kinds: BTreeMap<String, Value> = BTreeMap::new();
+    for document in serde_norway::Deserializer::from_str(&text) {
+        let crd = Value::deserialize(document).map_err(|e| format!("{input}: {e}"))?;
+        let Some(kind) = crd.pointer("/spec/names/kind").and_then(Value::as_str) else {
+            continue;
+        };
+        if !KINDS.contains(&kind) {
+            continue;
+        }
+        let versions = crd
+            .pointer("/spec/versions")
+            .and_then(Value::as_array)
+            .ok_or_else(|| format!("{kind}: no spec.versions"))?;
+        let mut names = Vec::new();
+        let mut shared: Option<Value> = None;
+        for version in versions {
+            let name = version["name"].as_str().ok_or("version without a name")?;
+            if version["served"] != Value::Bool(true) {
+                continue;
+            }
+            let schema = version
+                .pointer("/schema/openAPIV3Schema")
+                .ok_or_else(|| format!("{kind} {name}: no openAPIV3Schema"))?;
+            let compact = compact(schema, true);
+            match &shared {
+                None => shared = Some(compact),
+                Some(existing) if *existing == compact => {}
+                Some(_) => return Err(format!("{kind}: version {name} has a different schema")),
+            }
+            names.push(Value::String(name.to_owned()));
+        }
+        names.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        let mut entry = Map::new();
+        entry.insert(
+            "schema".into(),
+            shared.ok_or_else(|| format!("{kind}: no served version"))?,
+        );
+        entry.insert("versions".into(), Value::Array(names));
+        kinds.insert(kind.to_owned(), Value::Object(entry));
+    }
+    if kinds.len() != KINDS.len() {
+        return Err(format!(
+            "expected the kinds {KINDS:?}, found {:?}",
+            kinds.keys()
+        ));
+    }
+    let source = std::path::Path::new(input)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(input);
+    let mut root = Map::new();
+    root.insert("kinds".into(), Value::Object(kinds.into_iter().collect()));
+    root.insert("source".into(), Value::String(source.to_owned()));
+    let mut json = serde_json::to_string(&Value::Object(root)).map_err(|e| e.to_string())?;
+    json.push('\n');
+    std::fs::write(output, json).map_err(|e| format!("{output}: {e}"))
+}
+
+/// Drops descriptions, replaces `status` at the top level and sorts keys so the output is stable.
+fn compact(value: &Value, top: bool) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let mut out = Map::new();
+            for key in keys {
+                if key == "description" {
+                    continue;
+                }
+                let child = &map[key];
+                let compacted = if top && key == "properties" {
+                    compact_top_properties(child)
+                } else {
+                    compact(child, false)
+                };
+                out.insert(key.clone(), compacted);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| compact(v, false)).collect()),
+        other => other.clone(),
+    }
+}
+
+fn compact_top_properties(properties: &Value) -> Value {
+    let Value::Object(map) = properties else {
+        return compact(properties, false);
+    };
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    let mut out = Map::new();
+    for key in keys {
+        let value = if key == "status" {
+            serde_json::json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})
+        } else {
+            compact(&map[key], false)
+        };
+        out.insert(key.clone(), value);
+    }
+    Value::Object(out)
+}

@@ -1,0 +1,198 @@
+//! Raw configuration as the server's TOML file (or a JSON/YAML fixture) spells it.
+//!
+//! These types only give the config its shape: every string stays a string until
+//! [`crate::Catalog::from_config`] parses it into the typed model, so a mistake is reported as a
+//! [`crate::Problem`] with its full field path (`environments[1].mesh.version`) instead of a serde
+//! message without context. Keys are camelCase, like the request format and the JSON API, and
+//! unknown keys are refused so a typo never silently falls back to a default. Nothing here uses
+//! untagged enums or YAML-only constructs, so TOML, JSON and YAML all deserialize the same way.
+//!
+//! An environment and a team in TOML (the server embeds `environments = [...]` and
+//! `teams = [...]`):
+//!
+//! ```toml
+//! [[environments]]
+//! name = "prod"
+//! hosts = ["api.prod.example.com"]
+//! ingressGateway = "istio-ingress/public-gw"
+//! mesh = { flavour = "openshiftServiceMesh", version = "2.6" }
+//! egress = { mode = "gateway", gateway = "istio-egress/egress-gw" }
+//! sidecar = { registryOnly = true }
+//! policy = { reservedPrefixes = ["/admin"], allowedPorts = [443], allowedProtocols = ["TLS", "HTTPS"] }
+//! approval = { approvalsRequired = 2, approverGroups = ["platform-approvers"] }
+//!
+//! [[teams]]
+//! name = "team-a"
+//! groups = ["oidc-team-a"]
+//! namespaces = ["team-a"]
+//! approverGroups = ["team-a-leads"]
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One environment (a cluster with its mesh and GitOps target), before parsing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvironmentConfig {
+    /// DNS label naming the environment, e.g. `prod`.
+    pub name: String,
+    /// The shared API host names teams lease paths on.
+    pub hosts: Vec<String>,
+    /// The ingress gateway the root VirtualServices bind to, `namespace/name`.
+    pub ingress_gateway: String,
+    /// Namespace of the root VirtualServices; defaults to the ingress gateway's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_namespace: Option<String>,
+    /// Mesh flavour and version, which decide the Istio API version and the schemas.
+    pub mesh: MeshConfig,
+    /// Where generated files go in the GitOps repository.
+    #[serde(default)]
+    pub gitops: GitOpsConfig,
+    /// How workloads reach external hosts.
+    #[serde(default)]
+    pub egress: EgressConfig,
+    /// Whether each namespace with egress gets a REGISTRY_ONLY Sidecar.
+    #[serde(default)]
+    pub sidecar: SidecarConfig,
+    /// What requests may ask for.
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// Who approves requests in this environment (carried along for the backend).
+    #[serde(default)]
+    pub approval: ApprovalConfig,
+}
+
+/// Mesh flavour and version: `istio` with `1.20`–`1.30`, or `openshiftServiceMesh` with
+/// `2.4`–`2.6`, `3.0`, `3.1`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MeshConfig {
+    /// `istio` or `openshiftServiceMesh`.
+    pub flavour: String,
+    /// `major.minor` or `major.minor.patch`, as a string (`"1.24"`, not the number 1.24).
+    pub version: String,
+}
+
+/// GitOps target of an environment.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GitOpsConfig {
+    /// Path of each generated file; placeholders `<env>`, `<namespace>`, `<kind>`, `<name>`.
+    /// Defaults to `<env>/<namespace>/<kind>-<name>.yaml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_template: Option<String>,
+    /// Repository the pull requests go to (carried along for the backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// Branch the pull requests target (carried along for the backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_branch: Option<String>,
+}
+
+/// Egress of an environment: `direct` (sidecars reach external hosts themselves) or `gateway`
+/// (an egress gateway exists and requests may route through it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EgressConfig {
+    /// `direct` or `gateway`.
+    pub mode: String,
+    /// With `gateway`: the egress Gateway object Signalbox generates, `namespace/name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    /// With `gateway`: the labels selecting the egress gateway pods; default `istio: egressgateway`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<BTreeMap<String, String>>,
+    /// With `gateway`: the egress gateway Service host; default
+    /// `istio-egressgateway.<gateway namespace>.svc.cluster.local`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+impl Default for EgressConfig {
+    fn default() -> Self {
+        Self {
+            mode: "direct".to_owned(),
+            gateway: None,
+            selector: None,
+            service: None,
+        }
+    }
+}
+
+/// Per-namespace Sidecar generation.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SidecarConfig {
+    /// Generate a Sidecar with `outboundTrafficPolicy: REGISTRY_ONLY` for each namespace that has
+    /// egress grants.
+    #[serde(default)]
+    pub registry_only: bool,
+    /// Egress hosts every such Sidecar keeps (`namespace/host`); default `["./*", "istio-system/*"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress_hosts: Option<Vec<String>>,
+}
+
+/// What requests may ask for in an environment.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PolicyConfig {
+    /// Path prefixes owned by the platform that no team may lease, shadow or fall under.
+    #[serde(default)]
+    pub reserved_prefixes: Vec<String>,
+    /// Extra denied egress host patterns (`host.example.com` or `*.suffix`), on top of the
+    /// built-in cluster-internal ones.
+    #[serde(default)]
+    pub denied_hosts: Vec<String>,
+    /// Egress ports allowed; default `[443]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_ports: Option<Vec<i64>>,
+    /// Egress protocols allowed; default `["TLS", "HTTPS"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_protocols: Option<Vec<String>>,
+    /// Whether egress may name `*.domain` wildcards (never `*` or public suffixes).
+    #[serde(default)]
+    pub allow_wildcard_hosts: bool,
+}
+
+/// Approval policy, carried along for the backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApprovalConfig {
+    /// Approvals a request needs; default 1.
+    #[serde(default = "one")]
+    pub approvals_required: u8,
+    /// OIDC groups whose members may approve in this environment.
+    #[serde(default)]
+    pub approver_groups: Vec<String>,
+}
+
+fn one() -> u8 {
+    1
+}
+
+impl Default for ApprovalConfig {
+    fn default() -> Self {
+        Self {
+            approvals_required: 1,
+            approver_groups: Vec::new(),
+        }
+    }
+}
+
+/// One team, before parsing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TeamConfig {
+    /// DNS label naming the team, e.g. `team-a`.
+    pub name: String,
+    /// OIDC groups whose members act for the team.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Namespaces the team owns (each owned by at most one team).
+    pub namespaces: Vec<String>,
+    /// OIDC groups whose members approve the team's requests.
+    #[serde(default)]
+    pub approver_groups: Vec<String>,
+}

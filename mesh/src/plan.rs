@@ -1,0 +1,475 @@
+//! Planning: from granted requests plus new ones to every file of the pull request.
+//!
+//! [`plan`] checks each new request against the policy, the granted requests and the new
+//! requests before it (path lease conflicts, duplicate egress), then renders the desired state
+//! of everything the new requests touch — regenerated from the whole set, so a root
+//! VirtualService always lists every lease of its host — validates every rendered object against
+//! its environment's schemas and Istio's webhook rules, and returns the files in path order with
+//! the `kustomization.yaml` of each directory touched. A rendered object that fails validation is
+//! a Signalbox bug: it is reported as a [`ProblemKind::Internal`] problem and never returned.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Catalog, EgressMode, Environment};
+use crate::leases::{Overlap, PathLeases};
+use crate::names::{DnsLabel, EgressHost, Fqdn, Port};
+use crate::policy;
+use crate::problem::{Problem, ProblemKind};
+use crate::render::{self, HostGrant, IstioObject};
+use crate::request::{ApiRoute, Egress, Request, RequestKind};
+use crate::validate::{Severity, validate_object};
+
+/// One file of the pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderedFile {
+    /// Path in the GitOps repository.
+    pub path: String,
+    /// The file's contents (one YAML document).
+    pub contents: String,
+}
+
+/// Every file a pull request for the new requests would contain, plus validation warnings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Plan {
+    /// Files in path order.
+    pub files: Vec<RenderedFile>,
+    /// Warnings Istio would show on apply (accepted, but worth a look).
+    pub warnings: Vec<Problem>,
+}
+
+impl Plan {
+    /// All files as one multi-document YAML text, each document preceded by `# file: PATH`.
+    pub fn to_multi_document_yaml(&self) -> String {
+        let mut out = String::new();
+        for file in &self.files {
+            out.push_str("---\n# file: ");
+            out.push_str(&file.path);
+            out.push('\n');
+            out.push_str(&file.contents);
+            if !file.contents.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// Where a lease or grant came from: its request's origin, and whether it is new in this plan.
+#[derive(Debug, Clone, Copy)]
+struct Contribution<'a> {
+    origin: Option<&'a str>,
+    is_new: bool,
+}
+
+type HostKey = (DnsLabel, Fqdn);
+type NamespaceKey = (DnsLabel, DnsLabel);
+/// A host's grant, whether a new request contributes to it, and the first request's origin.
+type GrantEntry<'a> = (HostGrant, bool, Option<&'a str>);
+
+#[derive(Default)]
+struct Grants<'a> {
+    /// (env, namespace) -> host -> grant, with whether any port of it is new.
+    by_namespace: BTreeMap<NamespaceKey, BTreeMap<EgressHost, GrantEntry<'a>>>,
+}
+
+struct State<'a> {
+    catalog: &'a Catalog,
+    leases: BTreeMap<HostKey, PathLeases<(&'a ApiRoute, Contribution<'a>)>>,
+    grants: Grants<'a>,
+}
+
+/// Checks the new requests and renders the pull request for them.
+///
+/// `granted` are requests approved before (their policy is not re-checked: a tightened policy
+/// must not break unrelated deliveries); `new` are checked in order, each against the granted
+/// ones and the new ones before it. All problems are returned together.
+pub fn plan(catalog: &Catalog, granted: &[Request], new: &[Request]) -> Result<Plan, Vec<Problem>> {
+    let mut state = State {
+        catalog,
+        leases: BTreeMap::new(),
+        grants: Grants::default(),
+    };
+    let mut problems = Vec::new();
+    for request in granted {
+        let mut found = Vec::new();
+        if policy::lookup(catalog, request, &mut found).is_some() {
+            state.add(request, false, &mut found);
+        }
+        problems.extend(found.into_iter().map(|p| p.in_source(request.origin())));
+    }
+    for request in new {
+        let found = match policy::check(catalog, request) {
+            Ok(()) => {
+                let mut found = Vec::new();
+                state.add(request, true, &mut found);
+                found
+            }
+            Err(found) => found,
+        };
+        problems.extend(found.into_iter().map(|p| p.in_source(request.origin())));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    state.render()
+}
+
+fn describe_overlap(overlap: Overlap) -> &'static str {
+    match overlap {
+        Overlap::Equal => "is the same as",
+        Overlap::Shadows => "would shadow",
+        Overlap::FallsUnder => "falls under",
+    }
+}
+
+impl<'a> State<'a> {
+    fn add(&mut self, request: &'a Request, is_new: bool, problems: &mut Vec<Problem>) {
+        let contribution = Contribution {
+            origin: request.origin(),
+            is_new,
+        };
+        match request.kind() {
+            RequestKind::ApiRoute(route) => self.add_route(route, contribution, problems),
+            RequestKind::Egress(egress) => self.add_egress(egress, contribution, problems),
+        }
+    }
+
+    fn add_route(
+        &mut self,
+        route: &'a ApiRoute,
+        contribution: Contribution<'a>,
+        problems: &mut Vec<Problem>,
+    ) {
+        let key = (route.environment().clone(), route.host().clone());
+        let leases = self.leases.entry(key).or_default();
+        let conflicts = leases.conflicts(route.path(), route.path_match(), route.team());
+        if conflicts.is_empty() {
+            leases
+                .insert(
+                    route.path().clone(),
+                    route.path_match(),
+                    route.team().clone(),
+                    (route, contribution),
+                )
+                .expect("no conflicts were found");
+            return;
+        }
+        for conflict in conflicts {
+            let lease = conflict.lease;
+            let (_, existing) = &lease.value;
+            let whose = if existing.is_new {
+                format!(
+                    "requested by team {} in {}",
+                    lease.owner,
+                    existing.origin.unwrap_or("this batch")
+                )
+            } else {
+                format!("leased to team {}", lease.owner)
+            };
+            let same_team = &lease.owner == route.team();
+            let kind = if conflict.overlap == Overlap::Equal && same_team && !existing.is_new {
+                ProblemKind::AlreadyGranted
+            } else {
+                ProblemKind::Conflict
+            };
+            problems.push(Problem::new(
+                kind,
+                "path",
+                format!(
+                    "{} {} {} {} {} ({whose}) on {} in {}; choose a path outside it",
+                    route.path_match(),
+                    route.path(),
+                    describe_overlap(conflict.overlap),
+                    lease.path_match,
+                    lease.path,
+                    route.host(),
+                    route.environment()
+                ),
+            ));
+        }
+    }
+
+    fn add_egress(
+        &mut self,
+        egress: &'a Egress,
+        contribution: Contribution<'a>,
+        problems: &mut Vec<Problem>,
+    ) {
+        let key = (egress.environment().clone(), egress.namespace().clone());
+        let hosts = self.grants.by_namespace.entry(key).or_default();
+        let before = problems.len();
+        for (i, host) in egress.hosts().iter().enumerate() {
+            let field = format!("hosts[{i}]");
+            let Some((grant, _, _)) = hosts.get(host) else {
+                continue;
+            };
+            if grant.via_gateway != egress.via_egress_gateway() {
+                problems.push(Problem::new(
+                    ProblemKind::Conflict,
+                    &field,
+                    format!(
+                        "{host} is already reachable from namespace {} {} the egress gateway; \
+                         keep viaEgressGateway: {}",
+                        egress.namespace(),
+                        if grant.via_gateway {
+                            "through"
+                        } else {
+                            "without"
+                        },
+                        grant.via_gateway
+                    ),
+                ));
+            }
+            for port in egress.ports() {
+                match grant.ports.get(&port.number()) {
+                    Some(protocol) if *protocol == port.protocol() => problems.push(Problem::new(
+                        ProblemKind::AlreadyGranted,
+                        &field,
+                        format!(
+                            "{host} port {}/{} is already granted to namespace {} in {}",
+                            port.number(),
+                            port.protocol(),
+                            egress.namespace(),
+                            egress.environment()
+                        ),
+                    )),
+                    Some(protocol) => problems.push(Problem::new(
+                        ProblemKind::Conflict,
+                        &field,
+                        format!(
+                            "{host} port {} is already granted with protocol {protocol} to namespace {}; one protocol per port",
+                            port.number(),
+                            egress.namespace()
+                        ),
+                    )),
+                    None => {}
+                }
+            }
+        }
+        if problems.len() > before {
+            return;
+        }
+        for host in egress.hosts() {
+            let entry = hosts.entry(host.clone()).or_insert_with(|| {
+                (
+                    HostGrant {
+                        ports: BTreeMap::new(),
+                        via_gateway: egress.via_egress_gateway(),
+                    },
+                    false,
+                    contribution.origin,
+                )
+            });
+            for port in egress.ports() {
+                entry.0.ports.insert(port.number(), port.protocol());
+            }
+            entry.1 |= contribution.is_new;
+        }
+    }
+
+    /// Renders every object of the state, marking those a new request contributes to.
+    fn render(self) -> Result<Plan, Vec<Problem>> {
+        let mut objects: Vec<(&Environment, IstioObject, bool)> = Vec::new();
+        for ((env_name, host), leases) in &self.leases {
+            let env = self.environment(env_name);
+            let ordered = leases.in_routing_order();
+            let routes: Vec<&ApiRoute> = ordered.iter().map(|l| l.value.0).collect();
+            let host_touched = ordered.iter().any(|l| l.value.1.is_new);
+            objects.push((
+                env,
+                render::root_virtual_service(env, host, &routes),
+                host_touched,
+            ));
+            let mut by_namespace: BTreeMap<&DnsLabel, (Vec<&ApiRoute>, bool)> = BTreeMap::new();
+            for lease in &ordered {
+                let entry = by_namespace
+                    .entry(lease.value.0.target().namespace())
+                    .or_default();
+                entry.0.push(lease.value.0);
+                entry.1 |= lease.value.1.is_new;
+            }
+            for (namespace, (routes, touched)) in by_namespace {
+                objects.push((
+                    env,
+                    render::delegate_virtual_service(env, host, namespace, &routes),
+                    touched,
+                ));
+            }
+        }
+        let mut gateway_ports: BTreeMap<&DnsLabel, (BTreeMap<Port, Vec<String>>, bool)> =
+            BTreeMap::new();
+        for ((env_name, namespace), hosts) in &self.grants.by_namespace {
+            let env = self.environment(env_name);
+            let gateway = match &env.egress {
+                EgressMode::Gateway(gw) => Some(gw),
+                EgressMode::Direct => None,
+            };
+            let namespace_touched = hosts.values().any(|(_, new, _)| *new);
+            let mut via_gateway_in_namespace = false;
+            for (host, (grant, touched, _)) in hosts {
+                objects.push((
+                    env,
+                    render::service_entry(env, namespace, host, grant, gateway),
+                    *touched,
+                ));
+                if let (true, Some(gw), EgressHost::Exact(fqdn)) =
+                    (grant.via_gateway, gateway, host)
+                {
+                    via_gateway_in_namespace = true;
+                    objects.push((
+                        env,
+                        render::egress_virtual_service(env, namespace, fqdn, grant, gw),
+                        *touched,
+                    ));
+                    let entry = gateway_ports.entry(env_name).or_default();
+                    entry.1 |= *touched;
+                    for port in grant.ports.keys() {
+                        entry
+                            .0
+                            .entry(*port)
+                            .or_default()
+                            .push(format!("{namespace}/{fqdn}"));
+                    }
+                }
+            }
+            if via_gateway_in_namespace && let Some(gw) = gateway {
+                objects.push((
+                    env,
+                    render::egress_destination_rule(env, namespace, gw),
+                    namespace_touched,
+                ));
+            }
+            if env.sidecar.registry_only {
+                let granted: Vec<&EgressHost> = hosts.keys().collect();
+                let gw = gateway.filter(|_| via_gateway_in_namespace);
+                objects.push((
+                    env,
+                    render::sidecar(env, namespace, &granted, gw),
+                    namespace_touched,
+                ));
+            }
+        }
+        for (env_name, (mut ports, touched)) in gateway_ports {
+            let env = self.environment(env_name);
+            if let EgressMode::Gateway(gw) = &env.egress {
+                for hosts in ports.values_mut() {
+                    hosts.sort();
+                }
+                objects.push((env, render::egress_gateway(env, gw, &ports), touched));
+            }
+        }
+        finish(objects)
+    }
+
+    fn environment(&self, name: &DnsLabel) -> &'a Environment {
+        self.catalog
+            .environment(name.as_str())
+            .expect("requests in the state passed the environment lookup")
+    }
+}
+
+/// Validates and serializes the touched objects; every directory holding one gets a
+/// `kustomization.yaml` listing all of its files, touched or not.
+fn finish(objects: Vec<(&Environment, IstioObject, bool)>) -> Result<Plan, Vec<Problem>> {
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    let mut all_paths: BTreeSet<String> = BTreeSet::new();
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    for (env, object, touched) in objects {
+        let path = env.path_template.render(
+            env.name.as_str(),
+            &object.metadata.namespace,
+            object.kind,
+            &object.metadata.name,
+        );
+        if !all_paths.insert(path.clone()) {
+            problems.push(
+                Problem::new(
+                    ProblemKind::Internal,
+                    "pathTemplate",
+                    format!(
+                        "two objects render to the same path {path}; the path template of {} must tell them apart",
+                        env.name
+                    ),
+                )
+                .in_source(Some(&path)),
+            );
+        }
+        if !touched {
+            continue;
+        }
+        let contents =
+            serde_norway::to_string(&object).expect("rendered objects serialize to YAML");
+        // Validate what is shipped: the YAML text parsed back, which must equal the object.
+        let value: serde_json::Value =
+            serde_norway::from_str(&contents).expect("rendered YAML parses back");
+        if value != serde_json::to_value(&object).expect("rendered objects serialize to JSON") {
+            problems.push(
+                Problem::new(
+                    ProblemKind::Internal,
+                    "document",
+                    format!(
+                        "{} {}/{} does not read back as written; this is a bug in Signalbox, please report it",
+                        object.kind, object.metadata.namespace, object.metadata.name
+                    ),
+                )
+                .in_source(Some(&path)),
+            );
+        }
+        for finding in validate_object(env.mesh.schema_version(), &value) {
+            let subject = format!(
+                "{} {}/{}",
+                object.kind, object.metadata.namespace, object.metadata.name
+            );
+            match finding.severity {
+                Severity::Error => problems.push(
+                    Problem::new(
+                        ProblemKind::Internal,
+                        finding.field,
+                        format!(
+                            "{subject} fails {} validation: {}; this is a bug in Signalbox, please report it",
+                            env.mesh.schema_version(),
+                            finding.message
+                        ),
+                    )
+                    .in_source(Some(&path)),
+                ),
+                Severity::Warning => warnings.push(
+                    Problem::new(ProblemKind::Policy, finding.field, format!("{subject}: {}", finding.message))
+                        .in_source(Some(&path)),
+                ),
+            }
+        }
+        files.insert(path, contents);
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let directory = |path: &str| {
+        path.rsplit_once('/')
+            .map_or(String::new(), |(dir, _)| dir.to_owned())
+    };
+    let touched_dirs: BTreeSet<String> = files.keys().map(|p| directory(p)).collect();
+    for dir in touched_dirs {
+        let names: Vec<String> = all_paths
+            .iter()
+            .filter(|p| directory(p) == dir)
+            .map(|p| p.rsplit_once('/').map_or(p.clone(), |(_, f)| f.to_owned()))
+            .collect();
+        let path = if dir.is_empty() {
+            "kustomization.yaml".to_owned()
+        } else {
+            format!("{dir}/kustomization.yaml")
+        };
+        files.insert(path, render::kustomization(&names));
+    }
+    Ok(Plan {
+        files: files
+            .into_iter()
+            .map(|(path, contents)| RenderedFile { path, contents })
+            .collect(),
+        warnings,
+    })
+}

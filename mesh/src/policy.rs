@@ -1,0 +1,226 @@
+//! Policy: whether an environment lets a team ask for what a parsed request asks for.
+//!
+//! These are the rules that depend on the [`Catalog`] but not on other requests: the environment
+//! and team exist, the team owns the namespace it targets, the host is one of the environment's
+//! shared hosts, the path stays clear of reserved prefixes, egress hosts are not denied
+//! (cluster-internal suffixes always are), wildcards only where allowed, ports and protocols from
+//! the allowed lists, and the egress gateway only where the environment has one. Conflicts with
+//! other requests are [`crate::plan`]'s job.
+
+use crate::catalog::{Catalog, EgressMode, Environment, Team};
+use crate::leases::relation;
+use crate::names::{DnsLabel, EgressHost};
+use crate::problem::Problem;
+use crate::request::{ApiRoute, Egress, PathMatch, Request, RequestKind};
+
+/// Checks a request against the catalog; every problem carries the request's origin.
+pub fn check(catalog: &Catalog, request: &Request) -> Result<(), Vec<Problem>> {
+    let mut problems = Vec::new();
+    if let Some((env, team)) = lookup(catalog, request, &mut problems) {
+        match request.kind() {
+            RequestKind::ApiRoute(route) => check_route(env, team, route, &mut problems),
+            RequestKind::Egress(egress) => check_egress(env, team, egress, &mut problems),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems
+            .into_iter()
+            .map(|p| p.in_source(request.origin()))
+            .collect())
+    }
+}
+
+/// Finds the request's environment and team, reporting unknown ones.
+pub(crate) fn lookup<'a>(
+    catalog: &'a Catalog,
+    request: &Request,
+    problems: &mut Vec<Problem>,
+) -> Option<(&'a Environment, &'a Team)> {
+    let env = catalog.environment(request.environment().as_str());
+    if env.is_none() {
+        let known: Vec<String> = catalog.environments().map(|e| e.name.to_string()).collect();
+        problems.push(Problem::policy(
+            "environment",
+            format!(
+                "there is no environment {}; expected one of {}",
+                request.environment(),
+                known.join(", ")
+            ),
+        ));
+    }
+    let team = catalog.team(request.team().as_str());
+    if team.is_none() {
+        problems.push(Problem::policy(
+            "team",
+            format!(
+                "there is no team {}; ask the platform team to add it",
+                request.team()
+            ),
+        ));
+    }
+    Some((env?, team?))
+}
+
+fn check_namespace(team: &Team, namespace: &DnsLabel, field: &str, problems: &mut Vec<Problem>) {
+    if !team.owns(namespace) {
+        let owned: Vec<String> = team.namespaces.iter().map(ToString::to_string).collect();
+        problems.push(Problem::policy(
+            field,
+            format!(
+                "team {} does not own namespace {namespace}; expected one of {}",
+                team.name,
+                owned.join(", ")
+            ),
+        ));
+    }
+}
+
+fn check_route(env: &Environment, team: &Team, route: &ApiRoute, problems: &mut Vec<Problem>) {
+    check_namespace(
+        team,
+        route.target().namespace(),
+        "target.namespace",
+        problems,
+    );
+    if !env.hosts.contains(route.host()) {
+        let hosts: Vec<String> = env.hosts.iter().map(ToString::to_string).collect();
+        problems.push(Problem::policy(
+            "host",
+            format!(
+                "{} is not a shared host of environment {}; expected one of {}",
+                route.host(),
+                env.name,
+                hosts.join(", ")
+            ),
+        ));
+    }
+    if route.path_match() == PathMatch::Prefix && route.path().is_root() {
+        problems.push(Problem::policy(
+            "path",
+            "prefix / would take the whole host; lease a path below it such as /orders",
+        ));
+    }
+    for reserved in &env.policy.reserved_prefixes {
+        if relation(
+            route.path(),
+            route.path_match(),
+            reserved,
+            PathMatch::Prefix,
+        )
+        .is_some()
+        {
+            problems.push(Problem::policy(
+                "path",
+                format!(
+                    "{} {} overlaps the platform's reserved prefix {reserved} in {}; choose a \
+                     path outside it",
+                    route.path_match(),
+                    route.path(),
+                    env.name
+                ),
+            ));
+        }
+    }
+}
+
+fn check_egress(env: &Environment, team: &Team, egress: &Egress, problems: &mut Vec<Problem>) {
+    check_namespace(team, egress.namespace(), "namespace", problems);
+    let policy = &env.policy;
+    let via_gateway = egress.via_egress_gateway();
+    if via_gateway && matches!(env.egress, EgressMode::Direct) {
+        problems.push(Problem::policy(
+            "viaEgressGateway",
+            format!(
+                "environment {} has no egress gateway; set viaEgressGateway: false",
+                env.name
+            ),
+        ));
+    }
+    for (i, host) in egress.hosts().iter().enumerate() {
+        let field = format!("hosts[{i}]");
+        if let Some(pattern) = policy.denied_hosts.iter().find(|p| p.overlaps(host)) {
+            problems.push(Problem::policy(
+                &field,
+                format!(
+                    "{host} matches the denied pattern {pattern} in {}; only external hosts \
+                     outside the cluster may be opened",
+                    env.name
+                ),
+            ));
+        }
+        if env.hosts.iter().any(|shared| {
+            host.is_within(shared.as_str())
+                || matches!(host, EgressHost::Wildcard(w) if shared.is_within(w.suffix()))
+        }) {
+            problems.push(Problem::policy(
+                &field,
+                format!(
+                    "{host} is a shared host of {}; call it through the mesh, not egress",
+                    env.name
+                ),
+            ));
+        }
+        if let EgressHost::Wildcard(_) = host {
+            if !policy.allow_wildcard_hosts {
+                problems.push(Problem::policy(
+                    &field,
+                    format!(
+                        "environment {} does not allow wildcard hosts; name each host",
+                        env.name
+                    ),
+                ));
+            } else if via_gateway {
+                problems.push(Problem::policy(
+                    &field,
+                    "a wildcard host cannot go through the egress gateway (it routes on exact \
+                     SNI names); name each host or set viaEgressGateway: false",
+                ));
+            }
+        }
+    }
+    for (i, port) in egress.ports().iter().enumerate() {
+        if !policy.allowed_ports.contains(&port.number()) {
+            let allowed: Vec<String> = policy
+                .allowed_ports
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            problems.push(Problem::policy(
+                format!("ports[{i}].number"),
+                format!(
+                    "port {} is not allowed in {}; expected one of {}",
+                    port.number(),
+                    env.name,
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        if !policy.allowed_protocols.contains(&port.protocol()) {
+            let allowed: Vec<&str> = policy
+                .allowed_protocols
+                .iter()
+                .map(|p| p.as_str())
+                .collect();
+            problems.push(Problem::policy(
+                format!("ports[{i}].protocol"),
+                format!(
+                    "protocol {} is not allowed in {}; expected one of {}",
+                    port.protocol(),
+                    env.name,
+                    allowed.join(", ")
+                ),
+            ));
+        } else if via_gateway && !port.protocol().is_tls_passthrough() {
+            problems.push(Problem::policy(
+                format!("ports[{i}].protocol"),
+                format!(
+                    "the egress gateway passes TLS through on SNI only; use TLS or HTTPS, or set \
+                     viaEgressGateway: false (got {})",
+                    port.protocol()
+                ),
+            ));
+        }
+    }
+}

@@ -1,0 +1,708 @@
+//! Rendering: the Istio objects that deliver a set of granted routes and egress grants.
+//!
+//! Objects are typed structs serialized in declaration order, so output does not depend on map
+//! ordering features of serde_json or on hash seeds: the same state always renders the same
+//! bytes. What is generated (names in `backticks`):
+//! - per (environment, shared host): the root VirtualService `<host-with-dashes>-root` in the
+//!   environment's root namespace, bound to the ingress gateway, one rule per lease in routing
+//!   order (most specific first, see [`crate::leases`]) delegating to the owning namespace, and a
+//!   single `default-404` catch-all last;
+//! - per (environment, shared host, team namespace): the delegate VirtualService
+//!   `<host-with-dashes>` with no hosts and no gateways, exported to the root namespace only;
+//!   a `prefix /p` lease matches `exact /p` and `prefix /p/` (Istio's prefix is a plain string
+//!   prefix, this keeps `/ordersx` out), and a rewrite is applied per match so `/p/x` becomes
+//!   `/rewrite/x`;
+//! - per (environment, namespace, external host): a ServiceEntry named after the host
+//!   (`wc--any.<domain>` for `*.<domain>`; `wc--` labels can never be real hosts) with
+//!   `exportTo: ["."]`,
+//!   `MESH_EXTERNAL`, `resolution: DNS` (`NONE` for wildcards), every granted port;
+//! - per namespace with egress, where the environment asks for it: Sidecar `default` with
+//!   `REGISTRY_ONLY` and the granted hosts;
+//! - egress through the gateway: the ServiceEntry is also exported to the gateway namespace, a
+//!   VirtualService per host routes SNI traffic from the sidecars to the gateway and from the
+//!   gateway out, a DestinationRule `egress-gateway` per namespace defines the subset, and one
+//!   Gateway per environment (the configured name) lists every `namespace/host` per port.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::catalog::{EgressGateway, Environment};
+use crate::names::{DnsLabel, EgressHost, Fqdn, Port, Protocol};
+use crate::request::{ApiRoute, PathMatch};
+
+/// Label put on every generated object so inventories can tell Signalbox's objects apart.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "signalbox");
+
+/// Kubernetes object metadata, as much as Signalbox sets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Metadata {
+    /// Object name.
+    pub name: String,
+    /// Object namespace.
+    pub namespace: String,
+    /// Labels (always the managed-by label).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One generated Istio object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IstioObject {
+    /// `networking.istio.io/v1` or `/v1beta1`.
+    pub api_version: &'static str,
+    /// The kind.
+    pub kind: &'static str,
+    /// Name, namespace, labels.
+    pub metadata: Metadata,
+    /// The kind's spec.
+    pub spec: Spec,
+}
+
+/// The spec of a generated object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Spec {
+    /// VirtualService spec.
+    VirtualService(VirtualServiceSpec),
+    /// ServiceEntry spec.
+    ServiceEntry(ServiceEntrySpec),
+    /// Sidecar spec.
+    Sidecar(SidecarSpec),
+    /// Gateway spec.
+    Gateway(GatewaySpec),
+    /// DestinationRule spec.
+    DestinationRule(DestinationRuleSpec),
+}
+
+/// VirtualService spec, the fields Signalbox uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct VirtualServiceSpec {
+    /// Hosts (empty for a delegate).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    /// Gateways (empty for a delegate).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<String>,
+    /// Namespaces that see the object.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub export_to: Vec<String>,
+    /// HTTP rules.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<HttpRoute>,
+    /// TLS (SNI) rules.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tls: Vec<TlsRoute>,
+}
+
+/// One HTTP rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRoute {
+    /// Rule name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Matches (any of).
+    #[serde(rename = "match", skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<HttpMatch>,
+    /// Path rewrite.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<Rewrite>,
+    /// Delegation to a team's VirtualService.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delegate: Option<Delegate>,
+    /// Destinations.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub route: Vec<RouteDestination>,
+    /// Request timeout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// Retry policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<HttpRetry>,
+    /// Fixed response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direct_response: Option<DirectResponse>,
+}
+
+/// One HTTP match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpMatch {
+    /// URI match.
+    pub uri: StringMatch,
+}
+
+/// An exact or prefix string match (a struct, not an enum, so YAML shows `exact: /p` rather than
+/// a `!exact` tag).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StringMatch {
+    /// Exact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exact: Option<String>,
+    /// Prefix (plain string prefix in Envoy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+}
+
+impl StringMatch {
+    /// Matches exactly `path`.
+    pub fn exact(path: impl Into<String>) -> Self {
+        Self {
+            exact: Some(path.into()),
+            prefix: None,
+        }
+    }
+
+    /// Matches every string starting with `prefix`.
+    pub fn prefix(prefix: impl Into<String>) -> Self {
+        Self {
+            exact: None,
+            prefix: Some(prefix.into()),
+        }
+    }
+}
+
+/// URI rewrite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rewrite {
+    /// Replacement of the matched path or prefix.
+    pub uri: String,
+}
+
+/// Delegate reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delegate {
+    /// Delegate VirtualService name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+}
+
+/// A weighted destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteDestination {
+    /// Where to.
+    pub destination: Destination,
+}
+
+/// A destination host, subset and port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Destination {
+    /// Service host.
+    pub host: String,
+    /// Subset of a DestinationRule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subset: Option<String>,
+    /// Port.
+    pub port: PortSelector,
+}
+
+/// Port selector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortSelector {
+    /// Port number.
+    pub number: u16,
+}
+
+/// Retry policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRetry {
+    /// Attempts.
+    pub attempts: u32,
+    /// Per-try timeout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_try_timeout: Option<String>,
+}
+
+/// Fixed response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DirectResponse {
+    /// HTTP status.
+    pub status: u16,
+}
+
+/// One TLS (SNI) rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TlsRoute {
+    /// Matches.
+    #[serde(rename = "match")]
+    pub matches: Vec<TlsMatch>,
+    /// Destinations.
+    pub route: Vec<RouteDestination>,
+}
+
+/// One TLS match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsMatch {
+    /// Gateways the match applies to.
+    pub gateways: Vec<String>,
+    /// Port.
+    pub port: u16,
+    /// SNI names.
+    pub sni_hosts: Vec<String>,
+}
+
+/// ServiceEntry spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceEntrySpec {
+    /// Hosts.
+    pub hosts: Vec<String>,
+    /// Namespaces that see the entry.
+    pub export_to: Vec<String>,
+    /// `MESH_EXTERNAL`.
+    pub location: &'static str,
+    /// Ports.
+    pub ports: Vec<ServicePort>,
+    /// `DNS` or `NONE`.
+    pub resolution: &'static str,
+}
+
+/// A ServiceEntry port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServicePort {
+    /// Number.
+    pub number: u16,
+    /// Name, `<protocol>-<number>`.
+    pub name: String,
+    /// Protocol.
+    pub protocol: &'static str,
+}
+
+/// Sidecar spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SidecarSpec {
+    /// Egress listeners (one, portless).
+    pub egress: Vec<SidecarEgress>,
+    /// Outbound policy.
+    pub outbound_traffic_policy: OutboundTrafficPolicy,
+}
+
+/// A Sidecar egress listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SidecarEgress {
+    /// `namespace/host` entries.
+    pub hosts: Vec<String>,
+}
+
+/// Outbound traffic policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboundTrafficPolicy {
+    /// `REGISTRY_ONLY`.
+    pub mode: &'static str,
+}
+
+/// Gateway spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GatewaySpec {
+    /// Pod selector.
+    pub selector: BTreeMap<String, String>,
+    /// Servers.
+    pub servers: Vec<GatewayServer>,
+}
+
+/// A Gateway server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GatewayServer {
+    /// Port.
+    pub port: ServicePort,
+    /// `namespace/host` entries.
+    pub hosts: Vec<String>,
+    /// TLS mode.
+    pub tls: ServerTls,
+}
+
+/// Gateway server TLS settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerTls {
+    /// `PASSTHROUGH`.
+    pub mode: &'static str,
+}
+
+/// DestinationRule spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationRuleSpec {
+    /// Host.
+    pub host: String,
+    /// Namespaces that see the rule.
+    pub export_to: Vec<String>,
+    /// Subsets.
+    pub subsets: Vec<Subset>,
+}
+
+/// A DestinationRule subset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Subset {
+    /// Name.
+    pub name: String,
+}
+
+/// The ports granted for one external host in one namespace, and how it is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostGrant {
+    /// Granted ports with their protocol.
+    pub ports: BTreeMap<Port, Protocol>,
+    /// Whether traffic goes through the egress gateway.
+    pub via_gateway: bool,
+}
+
+/// Name of the subset the egress-gateway DestinationRule defines.
+pub const EGRESS_SUBSET: &str = "egress";
+/// Name of the per-namespace egress-gateway DestinationRule.
+pub const EGRESS_DESTINATION_RULE: &str = "egress-gateway";
+/// Name of the generated per-namespace Sidecar.
+pub const SIDECAR_NAME: &str = "default";
+
+fn metadata(name: impl Into<String>, namespace: &str) -> Metadata {
+    Metadata {
+        name: name.into(),
+        namespace: namespace.to_owned(),
+        labels: BTreeMap::from([(MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned())]),
+    }
+}
+
+fn object(env: &Environment, kind: &'static str, metadata: Metadata, spec: Spec) -> IstioObject {
+    IstioObject {
+        api_version: env.api_version().as_str(),
+        kind,
+        metadata,
+        spec,
+    }
+}
+
+/// The name stem for objects about a shared host: dots become dashes (`api-prod-example-com`).
+pub fn host_stem(host: &Fqdn) -> String {
+    host.as_str().replace('.', "-")
+}
+
+/// Name of the root VirtualService of a shared host.
+pub fn root_name(host: &Fqdn) -> String {
+    format!("{}-root", host_stem(host))
+}
+
+/// Name of the ServiceEntry (and egress VirtualService) of an external host.
+pub fn egress_name(host: &EgressHost) -> String {
+    match host {
+        EgressHost::Exact(h) => h.to_string(),
+        EgressHost::Wildcard(w) => format!("wc--any.{}", w.suffix()),
+    }
+}
+
+fn port_name(protocol: Protocol, port: Port) -> String {
+    format!("{}-{}", protocol.as_str().to_ascii_lowercase(), port)
+}
+
+fn uri_matches(route: &ApiRoute) -> Vec<(StringMatch, Option<String>)> {
+    let path = route.path().as_str();
+    let rewrite = route.rewrite().map(|r| r.as_str().to_owned());
+    match route.path_match() {
+        PathMatch::Exact => vec![(StringMatch::exact(path.to_owned()), rewrite)],
+        PathMatch::Prefix if route.path().has_trailing_slash() => {
+            vec![(StringMatch::prefix(path.to_owned()), rewrite)]
+        }
+        PathMatch::Prefix => {
+            let below = rewrite.as_ref().map(|r| {
+                if r.ends_with('/') {
+                    r.clone()
+                } else {
+                    format!("{r}/")
+                }
+            });
+            vec![
+                (StringMatch::exact(path.to_owned()), rewrite),
+                (StringMatch::prefix(format!("{path}/")), below),
+            ]
+        }
+    }
+}
+
+/// The root VirtualService of a shared host, from its leases in routing order.
+pub fn root_virtual_service(env: &Environment, host: &Fqdn, routes: &[&ApiRoute]) -> IstioObject {
+    let mut http: Vec<HttpRoute> = routes
+        .iter()
+        .map(|route| HttpRoute {
+            matches: uri_matches(route)
+                .into_iter()
+                .map(|(uri, _)| HttpMatch { uri })
+                .collect(),
+            delegate: Some(Delegate {
+                name: host_stem(host),
+                namespace: route.target().namespace().to_string(),
+            }),
+            ..HttpRoute::default()
+        })
+        .collect();
+    http.push(HttpRoute {
+        name: Some("default-404".to_owned()),
+        direct_response: Some(DirectResponse { status: 404 }),
+        ..HttpRoute::default()
+    });
+    object(
+        env,
+        "VirtualService",
+        metadata(root_name(host), env.root_namespace.as_str()),
+        Spec::VirtualService(VirtualServiceSpec {
+            hosts: vec![host.to_string()],
+            gateways: vec![env.ingress_gateway.to_string()],
+            http,
+            ..VirtualServiceSpec::default()
+        }),
+    )
+}
+
+/// A team namespace's delegate VirtualService for a shared host, from its leases in routing order.
+pub fn delegate_virtual_service(
+    env: &Environment,
+    host: &Fqdn,
+    namespace: &DnsLabel,
+    routes: &[&ApiRoute],
+) -> IstioObject {
+    let mut http = Vec::new();
+    for route in routes {
+        let target = route.target();
+        let destination = RouteDestination {
+            destination: Destination {
+                host: format!(
+                    "{}.{}.svc.cluster.local",
+                    target.service(),
+                    target.namespace()
+                ),
+                subset: None,
+                port: PortSelector {
+                    number: target.port().get(),
+                },
+            },
+        };
+        let template = HttpRoute {
+            route: vec![destination],
+            timeout: route.timeout().map(|t| t.to_istio()),
+            retries: route.retries().map(|r| HttpRetry {
+                attempts: r.attempts(),
+                per_try_timeout: r.per_try_timeout().map(|t| t.to_istio()),
+            }),
+            ..HttpRoute::default()
+        };
+        let matches = uri_matches(route);
+        if route.rewrite().is_none() {
+            http.push(HttpRoute {
+                matches: matches
+                    .into_iter()
+                    .map(|(uri, _)| HttpMatch { uri })
+                    .collect(),
+                ..template
+            });
+        } else {
+            for (uri, rewrite) in matches {
+                http.push(HttpRoute {
+                    matches: vec![HttpMatch { uri }],
+                    rewrite: rewrite.map(|uri| Rewrite { uri }),
+                    ..template.clone()
+                });
+            }
+        }
+    }
+    object(
+        env,
+        "VirtualService",
+        metadata(host_stem(host), namespace.as_str()),
+        Spec::VirtualService(VirtualServiceSpec {
+            export_to: vec![env.root_namespace.to_string()],
+            http,
+            ..VirtualServiceSpec::default()
+        }),
+    )
+}
+
+/// The ServiceEntry for one external host of a namespace.
+pub fn service_entry(
+    env: &Environment,
+    namespace: &DnsLabel,
+    host: &EgressHost,
+    grant: &HostGrant,
+    gateway: Option<&EgressGateway>,
+) -> IstioObject {
+    let mut export_to = vec![".".to_owned()];
+    if let (true, Some(gw)) = (grant.via_gateway, gateway) {
+        export_to.push(gw.gateway.namespace().to_string());
+    }
+    object(
+        env,
+        "ServiceEntry",
+        metadata(egress_name(host), namespace.as_str()),
+        Spec::ServiceEntry(ServiceEntrySpec {
+            hosts: vec![host.to_string()],
+            export_to,
+            location: "MESH_EXTERNAL",
+            ports: grant
+                .ports
+                .iter()
+                .map(|(port, protocol)| ServicePort {
+                    number: port.get(),
+                    name: port_name(*protocol, *port),
+                    protocol: protocol.as_str(),
+                })
+                .collect(),
+            resolution: match host {
+                EgressHost::Exact(_) => "DNS",
+                EgressHost::Wildcard(_) => "NONE",
+            },
+        }),
+    )
+}
+
+/// The REGISTRY_ONLY Sidecar of a namespace with egress grants.
+pub fn sidecar(
+    env: &Environment,
+    namespace: &DnsLabel,
+    hosts: &[&EgressHost],
+    gateway: Option<&EgressGateway>,
+) -> IstioObject {
+    let mut entries: Vec<String> = env.sidecar.egress_hosts.clone();
+    let mut extra: Vec<String> = hosts.iter().map(|h| format!("./{h}")).collect();
+    if let Some(gw) = gateway {
+        extra.push(format!("{}/*", gw.gateway.namespace()));
+    }
+    extra.sort();
+    for entry in extra {
+        if !entries.contains(&entry) {
+            entries.push(entry);
+        }
+    }
+    object(
+        env,
+        "Sidecar",
+        metadata(SIDECAR_NAME, namespace.as_str()),
+        Spec::Sidecar(SidecarSpec {
+            egress: vec![SidecarEgress { hosts: entries }],
+            outbound_traffic_policy: OutboundTrafficPolicy {
+                mode: "REGISTRY_ONLY",
+            },
+        }),
+    )
+}
+
+/// The VirtualService sending one external host's TLS traffic through the egress gateway.
+pub fn egress_virtual_service(
+    env: &Environment,
+    namespace: &DnsLabel,
+    host: &Fqdn,
+    grant: &HostGrant,
+    gateway: &EgressGateway,
+) -> IstioObject {
+    let gw_ref = gateway.gateway.to_string();
+    let mut tls = Vec::new();
+    for port in grant.ports.keys() {
+        tls.push(TlsRoute {
+            matches: vec![TlsMatch {
+                gateways: vec!["mesh".to_owned()],
+                port: port.get(),
+                sni_hosts: vec![host.to_string()],
+            }],
+            route: vec![RouteDestination {
+                destination: Destination {
+                    host: gateway.service.to_string(),
+                    subset: Some(EGRESS_SUBSET.to_owned()),
+                    port: PortSelector { number: port.get() },
+                },
+            }],
+        });
+        tls.push(TlsRoute {
+            matches: vec![TlsMatch {
+                gateways: vec![gw_ref.clone()],
+                port: port.get(),
+                sni_hosts: vec![host.to_string()],
+            }],
+            route: vec![RouteDestination {
+                destination: Destination {
+                    host: host.to_string(),
+                    subset: None,
+                    port: PortSelector { number: port.get() },
+                },
+            }],
+        });
+    }
+    object(
+        env,
+        "VirtualService",
+        metadata(host.to_string(), namespace.as_str()),
+        Spec::VirtualService(VirtualServiceSpec {
+            hosts: vec![host.to_string()],
+            gateways: vec!["mesh".to_owned(), gw_ref],
+            export_to: vec![".".to_owned(), gateway.gateway.namespace().to_string()],
+            tls,
+            ..VirtualServiceSpec::default()
+        }),
+    )
+}
+
+/// The DestinationRule defining the egress gateway subset for a namespace.
+pub fn egress_destination_rule(
+    env: &Environment,
+    namespace: &DnsLabel,
+    gateway: &EgressGateway,
+) -> IstioObject {
+    object(
+        env,
+        "DestinationRule",
+        metadata(EGRESS_DESTINATION_RULE, namespace.as_str()),
+        Spec::DestinationRule(DestinationRuleSpec {
+            host: gateway.service.to_string(),
+            export_to: vec![".".to_owned()],
+            subsets: vec![Subset {
+                name: EGRESS_SUBSET.to_owned(),
+            }],
+        }),
+    )
+}
+
+/// The environment's egress Gateway: one TLS passthrough server per port, listing every
+/// `namespace/host` routed through it on that port.
+pub fn egress_gateway(
+    env: &Environment,
+    gateway: &EgressGateway,
+    ports: &BTreeMap<Port, Vec<String>>,
+) -> IstioObject {
+    object(
+        env,
+        "Gateway",
+        metadata(
+            gateway.gateway.name().to_string(),
+            gateway.gateway.namespace().as_str(),
+        ),
+        Spec::Gateway(GatewaySpec {
+            selector: gateway.selector.clone(),
+            servers: ports
+                .iter()
+                .map(|(port, hosts)| GatewayServer {
+                    port: ServicePort {
+                        number: port.get(),
+                        name: port_name(Protocol::Tls, *port),
+                        protocol: "TLS",
+                    },
+                    hosts: hosts.clone(),
+                    tls: ServerTls {
+                        mode: "PASSTHROUGH",
+                    },
+                })
+                .collect(),
+        }),
+    )
+}
+
+/// The `kustomization.yaml` listing a directory's files (names relative to the directory).
+pub fn kustomization(resources: &[String]) -> String {
+    let mut out = String::from(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
+    );
+    for resource in resources {
+        out.push_str("- ");
+        out.push_str(resource);
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,136 @@
+//! Properties: no input makes parsing panic, and every request that parses and passes policy
+//! renders objects that read back as written and pass validation (the plan would report an
+//! internal problem otherwise).
+
+mod common;
+
+use common::catalog;
+use mesh::validate::validation_errors;
+use mesh::{ProblemKind, parse_documents, plan, policy};
+use proptest::prelude::*;
+use serde_json::json;
+
+fn hostile_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z0-9/._~!$&'()*+,;=:@%#|>\"` \\n-]{0,24}",
+        "[а-яA-Z\\u{200b}\\u{ff0f}a-z.-]{0,12}",
+        Just(String::new()),
+        Just("x".repeat(600)),
+    ]
+}
+
+fn path() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "/[a-z0-9/._~!$&'()*+,;=:@%-]{0,24}",
+        "/[a-z]{1,8}(/[a-z0-9]{1,8}){0,3}/?",
+        hostile_text(),
+    ]
+}
+
+fn host() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z]{1,10}\\.(com|io|org|example)",
+        "\\*\\.[a-z]{1,10}\\.(com|io)",
+        "[a-z0-9*.-]{1,20}",
+        hostile_text(),
+    ]
+}
+
+fn duration() -> impl Strategy<Value = String> {
+    prop_oneof!["[0-9]{1,4}(ms|s|m)", "[0-9]\\.[0-9]{1,4}s", hostile_text()]
+}
+
+fn api_route() -> impl Strategy<Value = serde_json::Value> {
+    (
+        prop_oneof![Just("dev"), Just("prod")],
+        prop_oneof![Just("team-a"), Just("team-b")],
+        path(),
+        prop_oneof![Just("prefix"), Just("exact")],
+        prop::option::of(path()),
+        "[a-z][a-z0-9-]{0,12}",
+        0i64..70000,
+        prop::option::of(duration()),
+        prop::option::of((0i64..12, prop::option::of(duration()))),
+    )
+        .prop_map(|(env, team, path, m, rewrite, service, port, timeout, retries)| {
+            let mut value = json!({
+                "kind": "ApiRoute", "environment": env, "team": team, "host": format!("api.{env}.example.com"),
+                "path": path, "match": m, "target": {"namespace": team, "service": service, "port": port},
+            });
+            if let Some(r) = rewrite {
+                value["rewrite"] = json!(r);
+            }
+            if let Some(t) = timeout {
+                value["timeout"] = json!(t);
+            }
+            if let Some((attempts, per_try)) = retries {
+                value["retries"] = json!({"attempts": attempts});
+                if let Some(p) = per_try {
+                    value["retries"]["perTryTimeout"] = json!(p);
+                }
+            }
+            value
+        })
+}
+
+fn egress() -> impl Strategy<Value = serde_json::Value> {
+    (
+        prop_oneof![Just("dev"), Just("prod")],
+        prop_oneof![Just("team-a"), Just("team-b")],
+        prop::collection::vec(host(), 1..4),
+        prop::collection::vec((prop_oneof![Just(443i64), Just(8443), 0i64..70000], prop_oneof![Just("TLS"), Just("HTTPS"), Just("TCP"), Just("tls")]), 1..3),
+        prop::option::of(any::<bool>()),
+    )
+        .prop_map(|(env, team, hosts, ports, via)| {
+            let ports: Vec<_> = ports.into_iter().map(|(n, p)| json!({"number": n, "protocol": p})).collect();
+            let mut value = json!({"kind": "Egress", "environment": env, "team": team, "namespace": team, "hosts": hosts, "ports": ports});
+            if let Some(v) = via {
+                value["viaEgressGateway"] = json!(v);
+            }
+            value
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+        let _ = parse_documents("fuzz.yaml", &text);
+    }
+
+    #[test]
+    fn yaml_shaped_text_never_panics(lines in prop::collection::vec("[a-zA-Z]{1,8}: [\\[\\]{}&*!|>'\"%@`#a-z0-9 :,-]{0,20}", 0..8)) {
+        let _ = parse_documents("fuzz.yaml", &lines.join("\n"));
+    }
+
+    #[test]
+    fn every_accepted_request_renders_valid_objects_that_read_back(request in prop_oneof![api_route(), egress()]) {
+        let text = serde_json::to_string(&request).unwrap();
+        let Ok(requests) = parse_documents("prop.json", &text) else { return Ok(()) };
+        let catalog = catalog();
+        if policy::check(&catalog, &requests[0]).is_err() {
+            return Ok(());
+        }
+        let plan = match plan(&catalog, &[], &requests) {
+            Ok(plan) => plan,
+            Err(problems) => {
+                prop_assert!(problems.iter().all(|p| p.kind != ProblemKind::Internal), "{:?}", problems);
+                return Ok(());
+            }
+        };
+        prop_assert!(!plan.files.is_empty());
+        for file in plan.files.iter().filter(|f| !f.path.ends_with("kustomization.yaml")) {
+            let value: serde_json::Value = serde_norway::from_str(&file.contents).unwrap();
+            let env = catalog.environment(value["metadata"]["namespace"].as_str().map(|_| file.path.split('/').next().unwrap()).unwrap()).unwrap();
+            prop_assert_eq!(validation_errors(env.mesh.schema_version(), &value), vec![], "{}", file.path);
+            let again = serde_norway::to_string(&value).unwrap();
+            let reread: serde_json::Value = serde_norway::from_str(&again).unwrap();
+            prop_assert_eq!(reread, value);
+        }
+        // The request itself survives its JSON form unchanged.
+        let json = serde_json::to_string(&requests[0]).unwrap();
+        let back: mesh::Request = serde_json::from_str(&json).unwrap();
+        prop_assert_eq!(back.kind(), requests[0].kind());
+    }
+}

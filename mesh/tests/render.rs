@@ -1,0 +1,175 @@
+//! Rendered pull requests for representative requests in both API versions (insta snapshots in
+//! `tests/snapshots/`, reviewed), and the plan's guarantees: determinism, kustomizations that
+//! list every file of a directory, only touched files, validation of everything returned.
+
+mod common;
+
+use common::{catalog, egress, parse_one, route};
+use mesh::validate::{SchemaVersion, validation_errors};
+use mesh::{parse_documents, plan};
+
+const EXAMPLE: &str = include_str!("fixtures/requests/orders.yaml");
+
+#[test]
+fn prod_example_renders_v1beta1_objects() {
+    let requests = parse_documents("orders.yaml", EXAMPLE).unwrap();
+    let plan = plan(&catalog(), &[], &requests).expect("example plans");
+    assert!(
+        plan.files
+            .iter()
+            .all(|f| !f.contents.contains("networking.istio.io/v1\n"))
+    );
+    insta::assert_snapshot!("prod_orders_v1beta1", plan.to_multi_document_yaml());
+}
+
+#[test]
+fn prod_egress_through_the_gateway_renders_the_gateway_variant() {
+    let text = "kind: Egress\nenvironment: prod\nteam: team-b\nnamespace: team-b\nhosts: [api.partner.com]\nports: [{number: 443, protocol: TLS}]\nviaEgressGateway: true\n";
+    let granted = [parse_one(
+        &text
+            .replace("team-b", "team-a")
+            .replace("api.partner.com", "api.stripe.com"),
+    )];
+    let plan = plan(&catalog(), &granted, &[parse_one(text)]).expect("gateway egress plans");
+    insta::assert_snapshot!("prod_egress_gateway_v1beta1", plan.to_multi_document_yaml());
+}
+
+#[test]
+fn dev_routes_and_wildcard_egress_render_v1_objects() {
+    let text = "kind: ApiRoute\nenvironment: dev\nteam: team-b\nhost: api.dev.example.com\npath: /pay/\nrewrite: /\ntarget: {namespace: team-b, service: pay, port: 80}\ntimeout: 1.5s\n\
+                ---\nkind: ApiRoute\nenvironment: dev\nteam: team-b\nhost: api.dev.example.com\npath: /pay/health\nmatch: exact\ntarget: {namespace: team-b, service: pay-health, port: 8081}\nretries: {attempts: 0}\n\
+                ---\nkind: Egress\nenvironment: dev\nteam: team-b\nnamespace: team-b\nhosts: [\"*.partner.com\", api.stripe.com]\nports: [{number: 443, protocol: HTTPS}, {number: 8443, protocol: TLS}]\n";
+    let requests = parse_documents("pay.yaml", text).unwrap();
+    let granted = [route("dev", "team-a", "/orders", "prefix")];
+    let plan = plan(&catalog(), &granted, &requests).expect("dev requests plan");
+    insta::assert_snapshot!("dev_routes_and_egress_v1", plan.to_multi_document_yaml());
+}
+
+#[test]
+fn plans_are_byte_for_byte_deterministic() {
+    let requests = parse_documents("orders.yaml", EXAMPLE).unwrap();
+    let granted = [
+        route("prod", "team-b", "/pay", "prefix"),
+        egress("prod", "team-b", "api.x.com"),
+    ];
+    let first = plan(&catalog(), &granted, &requests)
+        .unwrap()
+        .to_multi_document_yaml();
+    for _ in 0..5 {
+        assert_eq!(
+            plan(&catalog(), &granted, &requests)
+                .unwrap()
+                .to_multi_document_yaml(),
+            first
+        );
+    }
+}
+
+#[test]
+fn only_touched_files_are_returned_but_kustomizations_list_the_whole_directory() {
+    let granted = [
+        egress("dev", "team-a", "api.one.com"),
+        route("dev", "team-b", "/b", "prefix"),
+    ];
+    let plan = plan(
+        &catalog(),
+        &granted,
+        &[egress("dev", "team-a", "api.two.com")],
+    )
+    .unwrap();
+    let paths: Vec<&str> = plan.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "dev/team-a/kustomization.yaml",
+            "dev/team-a/serviceentry-api.two.com.yaml",
+            "dev/team-a/sidecar-default.yaml",
+        ]
+    );
+    let kustomization = &plan.files[0].contents;
+    assert!(kustomization.contains("- serviceentry-api.one.com.yaml\n- serviceentry-api.two.com.yaml\n- sidecar-default.yaml\n"), "{kustomization}");
+    assert!(
+        plan.files[2].contents.contains("./api.one.com"),
+        "the Sidecar is regenerated from every grant"
+    );
+}
+
+#[test]
+fn root_virtual_service_is_regenerated_from_every_lease_of_its_host() {
+    let granted = [
+        route("prod", "team-b", "/pay", "prefix"),
+        route("prod", "team-a", "/a/b/c", "exact"),
+    ];
+    let plan = plan(
+        &catalog(),
+        &granted,
+        &[route("prod", "team-a", "/orders/v1", "prefix")],
+    )
+    .unwrap();
+    let root = plan
+        .files
+        .iter()
+        .find(|f| f.path.ends_with("-root.yaml"))
+        .unwrap();
+    let order: Vec<usize> = [
+        "exact: /a/b/c",
+        "exact: /orders/v1",
+        "exact: /pay",
+        "default-404",
+    ]
+    .iter()
+    .map(|needle| {
+        root.contents
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing"))
+    })
+    .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "most specific first, catch-all last: {order:?}"
+    );
+    assert!(
+        !plan
+            .files
+            .iter()
+            .any(|f| f.path == "prod/team-b/virtualservice-api-prod-example-com.yaml"),
+        "team-b's delegate is untouched"
+    );
+}
+
+#[test]
+fn every_returned_object_passes_validation_after_reading_it_back() {
+    let requests = parse_documents("orders.yaml", EXAMPLE).unwrap();
+    let plan = plan(&catalog(), &[], &requests).unwrap();
+    for file in plan
+        .files
+        .iter()
+        .filter(|f| !f.path.ends_with("kustomization.yaml"))
+    {
+        let value: serde_json::Value = serde_norway::from_str(&file.contents).unwrap();
+        assert_eq!(
+            validation_errors(SchemaVersion::Istio1_20, &value),
+            [],
+            "{}",
+            file.path
+        );
+    }
+}
+
+#[test]
+fn multi_document_output_marks_every_file() {
+    let requests = parse_documents("orders.yaml", EXAMPLE).unwrap();
+    let plan = plan(&catalog(), &[], &requests).unwrap();
+    let yaml = plan.to_multi_document_yaml();
+    assert_eq!(yaml.matches("# file: ").count(), plan.files.len());
+    let documents: Vec<serde_json::Value> = serde_norway::Deserializer::from_str(&yaml)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect();
+    assert_eq!(documents.len(), plan.files.len());
+}
+
+#[test]
+fn a_plan_without_new_requests_has_no_files() {
+    let plan = plan(&catalog(), &[route("prod", "team-a", "/x", "prefix")], &[]).unwrap();
+    assert!(plan.files.is_empty());
+}
