@@ -1,0 +1,240 @@
+//! The user as the pages see them: who is signed in, what they may do, and whether this is the
+//! demo sign-in. Also the sign-in page and the "ask for access" page.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+/// Set by the server: true when demo personas replace the identity provider.
+#[derive(Clone, Copy, Debug)]
+pub struct SignInMode {
+    pub demo: bool,
+}
+
+/// What the pages know about the signed-in user.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub name: String,
+    pub email: Option<String>,
+    pub requester_for: Vec<String>,
+    pub approver_for_environments: Vec<String>,
+    pub approver_for_teams: Vec<String>,
+    pub platform_admin: bool,
+}
+
+impl Viewer {
+    pub fn has_any_role(&self) -> bool {
+        !self.requester_for.is_empty()
+            || !self.approver_for_environments.is_empty()
+            || !self.approver_for_teams.is_empty()
+            || self.platform_admin
+    }
+
+    /// "requester for team-a · approver in prod", for the header and the start page.
+    pub fn describe_roles(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.requester_for.is_empty() {
+            parts.push(format!("requester for {}", self.requester_for.join(", ")));
+        }
+        if !self.approver_for_environments.is_empty() {
+            parts.push(format!(
+                "approver in {}",
+                self.approver_for_environments.join(", ")
+            ));
+        }
+        if !self.approver_for_teams.is_empty() {
+            parts.push(format!(
+                "approver for {}",
+                self.approver_for_teams.join(", ")
+            ));
+        }
+        if self.platform_admin {
+            parts.push("platform admin".to_owned());
+        }
+        parts.join(" · ")
+    }
+}
+
+/// A demo persona as the sign-in page offers it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PersonaChoice {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+}
+
+/// Who is signed in (if anyone) and how signing in works here. Public: the sign-in page needs it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub viewer: Option<Viewer>,
+    pub demo: bool,
+    pub personas: Vec<PersonaChoice>,
+}
+
+#[server(endpoint = "session")]
+pub async fn load_session() -> Result<SessionInfo, ServerFnError> {
+    let mode = expect_context::<SignInMode>();
+    let user: backend::auth::MaybeUser = leptos_axum::extract().await?;
+    let viewer = user.0.map(|current| Viewer {
+        name: current.user.name,
+        email: current.user.email,
+        requester_for: current.roles.requester_for.into_iter().collect(),
+        approver_for_environments: current
+            .roles
+            .approver_for_environments
+            .into_iter()
+            .collect(),
+        approver_for_teams: current.roles.approver_for_teams.into_iter().collect(),
+        platform_admin: current.roles.platform_admin,
+    });
+    let personas = if mode.demo {
+        backend::auth::demo::PERSONAS
+            .iter()
+            .map(|persona| PersonaChoice {
+                id: persona.id.to_owned(),
+                name: persona.name.to_owned(),
+                description: persona.description.to_owned(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(SessionInfo {
+        viewer,
+        demo: mode.demo,
+        personas,
+    })
+}
+
+/// The session, loaded once per page render and shared through context.
+pub type SessionResource = Resource<Result<SessionInfo, ServerFnError>>;
+
+pub fn use_session() -> SessionResource {
+    expect_context::<SessionResource>()
+}
+
+/// The top bar's right side: the user's name and roles, and the sign-out button.
+#[component]
+pub fn UserMenu() -> impl IntoView {
+    let session = use_session();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || session.get().and_then(Result::ok).and_then(|info| info.viewer).map(|viewer| view! {
+                <div class="user-menu">
+                    <span class="user-name" id="user-name">{viewer.name.clone()}</span>
+                    <span class="user-roles">{viewer.describe_roles()}</span>
+                    <form method="post" action="/auth/logout">
+                        <button type="submit" class="link-button">"Sign out"</button>
+                    </form>
+                </div>
+            })}
+        </Suspense>
+    }
+}
+
+/// The banner every page shows while the demo sign-in is in use.
+#[component]
+pub fn DemoBanner() -> impl IntoView {
+    let session = use_session();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || session.get().and_then(Result::ok).filter(|info| info.demo).map(|_| view! {
+                <div class="demo-banner" role="note" id="demo-banner">
+                    "Demo sign-in: anyone on this machine can act as any persona. \
+                     Configure an OpenID Connect provider before real use."
+                </div>
+            })}
+        </Suspense>
+    }
+}
+
+/// Shows `children` to users with at least one role; everyone else sees whom to ask.
+#[component]
+pub fn RequireAccess(children: ChildrenFn) -> impl IntoView {
+    let session = use_session();
+    view! {
+        <Suspense fallback=|| view! { <p class="hint">"Loading…"</p> }>
+            {move || {
+                let viewer = session.get().and_then(Result::ok).and_then(|info| info.viewer);
+                match viewer {
+                    Some(viewer) if viewer.has_any_role() => children().into_any(),
+                    Some(viewer) => view! { <NoAccess name=viewer.name /> }.into_any(),
+                    None => view! {
+                        <p class="status info">
+                            <a href="/sign-in">"Sign in"</a>" to continue."
+                        </p>
+                    }.into_any(),
+                }
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn NoAccess(name: String) -> impl IntoView {
+    view! {
+        <Title text="Ask for access" />
+        <section class="no-access" id="no-access">
+            <h1>"Ask your platform team for access"</h1>
+            <p>
+                {format!("You are signed in as {name}, but you are not in any group that Signalbox \
+                          knows: no team you request for, no environment you approve in.")}
+            </p>
+            <p>
+                "Ask your platform team to add you to your team's group in the identity provider, \
+                 then sign out and sign in again."
+            </p>
+        </section>
+    }
+}
+
+/// The sign-in page: the provider's button, or the demo personas.
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let session = use_session();
+    let query = use_query_map();
+    let return_to = move || {
+        query
+            .with(|q| q.get("return_to"))
+            .unwrap_or_else(|| "/".to_owned())
+    };
+    let signed_out = move || query.with(|q| q.get("signed_out")).is_some();
+    view! {
+        <Title text="Sign in" />
+        <section class="sign-in">
+            <h1>"Sign in to Signalbox"</h1>
+            <Show when=signed_out>
+                <p class="status ok" id="signed-out">"You are signed out."</p>
+            </Show>
+            <Suspense fallback=|| view! { <p class="hint">"Loading…"</p> }>
+                {move || session.get().map(|loaded| match loaded {
+                    Ok(info) if info.demo => view! {
+                        <p class="lead">"No identity provider is configured, so this demo lets you pick who you are."</p>
+                        <div class="cards personas">
+                            {info.personas.into_iter().map(|persona| view! {
+                                <form method="post" action="/auth/demo" class="card persona">
+                                    <input type="hidden" name="persona" value=persona.id.clone() />
+                                    <input type="hidden" name="return_to" value=return_to />
+                                    <h2>{persona.name.clone()}</h2>
+                                    <p>{persona.description.clone()}</p>
+                                    <button type="submit" id=format!("persona-{}", persona.id)>
+                                        {format!("Continue as {}", persona.name)}
+                                    </button>
+                                </form>
+                            }).collect_view()}
+                        </div>
+                    }.into_any(),
+                    Ok(_) => view! {
+                        <p class="lead">"Signalbox uses your company account."</p>
+                        <a class="button" id="sign-in-link" rel="external"
+                            href=move || format!("/auth/login?return_to={}", crate::url::encode_component(&return_to()))>
+                            "Sign in with your company account"
+                        </a>
+                    }.into_any(),
+                    Err(error) => view! { <p class="status bad">{crate::errors::describe(&error)}</p> }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}

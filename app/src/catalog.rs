@@ -1,0 +1,22 @@
+//! The configured environments and teams as the pages see them. The server sends the raw
+//! configuration once, inside the server-rendered page; the browser parses it with the same
+//! `mesh` code the server uses.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The environments and teams, as configured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CatalogConfig {
+    pub environments: Vec<mesh::config::EnvironmentConfig>,
+    pub teams: Vec<mesh::config::TeamConfig>,
+}
+
+#[server]
+pub async fn load_catalog_config() -> Result<CatalogConfig, ServerFnError> {
+    let backend = expect_context::<backend::Backend>();
+    Ok(CatalogConfig {
+        environments: backend.catalog_source.environments.clone(),
+        teams: backend.catalog_source.teams.clone(),
+    })
+}

@@ -1,0 +1,90 @@
+//! Signalbox's user interface: the HTML shell, the router and the pages. Pages render on the
+//! server and hydrate in the browser; every mutation is a server function behind an
+//! `<ActionForm>`, so forms also work before (and without) the wasm bundle.
+
+pub mod auth;
+pub mod catalog;
+pub mod errors;
+pub mod pages;
+pub mod url;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::{SsrMode, StaticSegment};
+
+/// The Content-Security-Policy nonce of the current response; the server's security layer puts
+/// it in the request extensions and the shell hands it to the hydration script.
+#[derive(Clone, Debug)]
+pub struct CspNonce(pub String);
+
+// Every page renders in full before it is sent (`SsrMode::Async`): without JavaScript, streamed
+// out-of-order fragments would never be put in place, and every page must work without it.
+
+/// The whole HTML document; only ever rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    use_csp_nonce();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn use_csp_nonce() {
+    let nonce = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<CspNonce>().cloned());
+    if let Some(CspNonce(value)) = nonce {
+        provide_context(leptos::nonce::Nonce::from_value(value));
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let session: auth::SessionResource = Resource::new(|| (), |()| auth::load_session());
+    provide_context(session);
+    view! {
+        <Stylesheet id="signalbox" href="/pkg/signalbox.css" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Signalbox".to_owned() } else { format!("{page} · Signalbox") }
+        } />
+        <Router>
+            <auth::DemoBanner />
+            <header class="topbar">
+                <A href="/" attr:class="brand">"Signalbox"</A>
+                <nav aria-label="Main">
+                    <A href="/">"Environments"</A>
+                    <A href="/preview">"Preview a request"</A>
+                </nav>
+                <auth::UserMenu />
+            </header>
+            <main class="page">
+                <Routes fallback=|| view! { <auth::RequireAccess><pages::not_found::NotFound /></auth::RequireAccess> }>
+                    <Route path=StaticSegment("sign-in") view=auth::SignInPage ssr=SsrMode::Async />
+                    <Route
+                        path=StaticSegment("")
+                        ssr=SsrMode::Async
+                        view=|| view! { <auth::RequireAccess><pages::home::HomePage /></auth::RequireAccess> }
+                    />
+                    <Route
+                        path=StaticSegment("preview")
+                        ssr=SsrMode::Async
+                        view=|| view! { <auth::RequireAccess><pages::preview::PreviewPage /></auth::RequireAccess> }
+                    />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

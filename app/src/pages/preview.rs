@@ -1,0 +1,276 @@
+//! "Preview a request": paste or write a request in the public YAML format and see, as you type,
+//! the exact files its pull request would contain, or what is wrong and where. The live preview
+//! runs the `mesh` crate in the browser (no round trip); "Check with the server" also checks
+//! against everything already granted or pending in the database.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::load_catalog_config;
+use crate::errors;
+
+/// What a newcomer sees first: a valid request they can edit.
+pub const EXAMPLE_REQUEST: &str = "\
+kind: ApiRoute
+environment: dev
+team: team-a
+host: api.dev.example.com
+path: /orders/v1
+match: prefix
+target: {namespace: team-a, service: orders, port: 8080}
+timeout: 5s
+";
+
+/// The outcome of checking request text: either the generated files or the problems.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    Rendered { yaml: String, files: usize },
+    Refused { problems: Vec<mesh::Problem> },
+}
+
+/// Parses and plans `text` against `granted`; the same function runs in the browser and on the
+/// server, so the preview and the check cannot disagree about the rules.
+pub fn check_text(
+    catalog: &mesh::Catalog,
+    granted: &[mesh::request::Request],
+    text: &str,
+) -> Outcome {
+    let requests = match mesh::request::parse_documents("request", text) {
+        Ok(requests) => requests,
+        Err(problems) => return Outcome::Refused { problems },
+    };
+    match mesh::plan(catalog, granted, &requests) {
+        Ok(plan) => Outcome::Rendered {
+            yaml: plan.to_multi_document_yaml(),
+            files: plan.files.len(),
+        },
+        Err(problems) => Outcome::Refused { problems },
+    }
+}
+
+/// Checks the request against the catalog and against every granted or pending request of its
+/// environments. A plain form post (no JavaScript) is answered with a redirect to the preview
+/// page carrying the text, which renders the same check on the server.
+#[server]
+pub async fn check_request(request: String) -> Result<Outcome, ServerFnError> {
+    const MAX_LEN: usize = 16 * 1024;
+    if request.len() > MAX_LEN {
+        return Ok(Outcome::Refused {
+            problems: vec![mesh::Problem::invalid(
+                "request",
+                format!(
+                    "is {} bytes long; at most {MAX_LEN} bytes are accepted",
+                    request.len()
+                ),
+            )],
+        });
+    }
+    if is_plain_form_post() {
+        leptos_axum::redirect(&format!(
+            "/preview?request={}",
+            crate::url::encode_component(&request)
+        ));
+        // The page the browser is sent to runs the check itself.
+        return Ok(Outcome::Refused {
+            problems: Vec::new(),
+        });
+    }
+    let backend = expect_context::<backend::Backend>();
+    check_against_database(&backend, &request).await
+}
+
+#[cfg(feature = "ssr")]
+async fn check_against_database(
+    backend: &backend::Backend,
+    text: &str,
+) -> Result<Outcome, ServerFnError> {
+    let requests = match mesh::request::parse_documents("request", text) {
+        Ok(requests) => requests,
+        Err(problems) => return Ok(Outcome::Refused { problems }),
+    };
+    let environments: std::collections::BTreeSet<String> = requests
+        .iter()
+        .map(|request| request.environment().to_string())
+        .collect();
+    let mut granted = Vec::new();
+    for environment in environments {
+        let claims = backend::requests::existing_claims(&backend.pool, &environment)
+            .await
+            .map_err(errors::internal)?;
+        for payload in claims.granted.iter().chain(&claims.pending) {
+            let stored = mesh::request::Request::from_value(payload).map_err(|problems| {
+                errors::internal(format!("stored request does not parse: {problems:?}"))
+            })?;
+            granted.push(stored);
+        }
+    }
+    Ok(check_text(&backend.catalog, &granted, text))
+}
+
+#[cfg(feature = "ssr")]
+fn is_plain_form_post() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts.method == http::Method::POST
+            && parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+    })
+}
+
+#[component]
+pub fn PreviewPage() -> impl IntoView {
+    let query = use_query_map();
+    let submitted = query.with_untracked(|q| q.get("request"));
+    let text = RwSignal::new(
+        submitted
+            .clone()
+            .unwrap_or_else(|| EXAMPLE_REQUEST.to_owned()),
+    );
+    let catalog_config = Resource::new(|| (), |()| load_catalog_config());
+    // Without JavaScript a check arrives here as `?request=…`; the server renders its result.
+    let server_check = Resource::new(
+        move || query.with(|q| q.get("request")),
+        |request| async move {
+            match request {
+                Some(request) => Some(check_request(request).await),
+                None => None,
+            }
+        },
+    );
+    let check = ServerAction::<CheckRequest>::new();
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Title text="Preview a request" />
+        <section class="preview" data-hydrated=move || hydrated.get().to_string()>
+            <h1>"Preview a request"</h1>
+            <p class="lead">
+                "Write a request in Signalbox's request format. The preview below shows the exact \
+                 files its pull request would contain, or what is wrong and where, as you type."
+            </p>
+            <div class="split">
+                <div>
+                    <ActionForm action=check>
+                        <label for="request">"Request (YAML)"</label>
+                        <textarea
+                            id="request"
+                            name="request"
+                            spellcheck="false"
+                            prop:value=move || text.get()
+                            on:input=move |event| text.set(event_target_value(&event))
+                        >
+                            {text.get_untracked()}
+                        </textarea>
+                        <div class="actions">
+                            <button type="submit" id="check-request" disabled=move || check.pending().get()>
+                                "Check with the server"
+                            </button>
+                            <span class="hint">
+                                "Also checks against requests already granted or waiting for review."
+                            </span>
+                        </div>
+                    </ActionForm>
+                    <ServerCheck
+                        action_result=Signal::derive(move || check.value().get())
+                        page_result=server_check
+                    />
+                </div>
+                <div>
+                    <h2>"Live preview"</h2>
+                    <Suspense fallback=|| view! { <p class="hint">"Loading the environments…"</p> }>
+                        {move || {
+                            catalog_config
+                                .get()
+                                .map(|loaded| match loaded {
+                                    Ok(config) => {
+                                        match mesh::Catalog::from_config(config.environments, config.teams) {
+                                            Ok(catalog) => {
+                                                let outcome = Memo::new(move |_| check_text(&catalog, &[], &text.get()));
+                                                view! { <OutcomeView outcome=Signal::from(outcome) /> }.into_any()
+                                            }
+                                            Err(problems) => view! {
+                                                <OutcomeView outcome=Signal::stored(Outcome::Refused { problems }) />
+                                            }.into_any(),
+                                        }
+                                    }
+                                    Err(error) => view! {
+                                        <p class="status bad">{errors::describe(&error)}</p>
+                                    }.into_any(),
+                                })
+                        }}
+                    </Suspense>
+                </div>
+            </div>
+        </section>
+    }
+}
+
+/// The result of "Check with the server", from the action (with JavaScript) or from the page's
+/// own query (without).
+#[component]
+fn ServerCheck(
+    action_result: Signal<Option<Result<Outcome, ServerFnError>>>,
+    page_result: Resource<Option<Result<Outcome, ServerFnError>>>,
+) -> impl IntoView {
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                let result = action_result.get().or_else(|| page_result.get().flatten());
+                result.map(|result| match result {
+                    Ok(Outcome::Rendered { files, .. }) => view! {
+                        <p class="status ok" role="status" id="server-check">
+                            {format!("The server accepts this request: {files} file(s) would change.")}
+                        </p>
+                    }.into_any(),
+                    Ok(Outcome::Refused { problems }) => view! {
+                        <div role="alert" id="server-check">
+                            <p class="status bad">"The server refuses this request:"</p>
+                            <ProblemList problems />
+                        </div>
+                    }.into_any(),
+                    Err(error) => view! {
+                        <p class="status bad" role="alert" id="server-check">{errors::describe(&error)}</p>
+                    }.into_any(),
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn OutcomeView(outcome: Signal<Outcome>) -> impl IntoView {
+    move || {
+        match outcome.get() {
+        Outcome::Rendered { yaml, files } => view! {
+            <p class="status ok" id="preview-status">{format!("{files} file(s) would change.")}</p>
+            <pre class="output" id="preview-output"><code>{yaml}</code></pre>
+        }
+        .into_any(),
+        Outcome::Refused { problems } => view! {
+            <p class="status bad" id="preview-status">"This request cannot be granted as written:"</p>
+            <ProblemList problems />
+        }
+        .into_any(),
+    }
+    }
+}
+
+#[component]
+fn ProblemList(problems: Vec<mesh::Problem>) -> impl IntoView {
+    view! {
+        <ul class="problems">
+            {problems
+                .into_iter()
+                .map(|problem| view! {
+                    <li><span class="field">{problem.field.clone()}</span>{problem.message.clone()}</li>
+                })
+                .collect_view()}
+        </ul>
+    }
+}

@@ -1,0 +1,11 @@
+//! Everything in Signalbox that talks to the outside world lives here: the Postgres pool and its
+//! migrations, the throwaway database the demo starts, and the state that request handlers share.
+//! The `mesh` crate stays pure; this crate feeds it data and stores its results.
+
+pub mod auth;
+pub mod db;
+pub mod embedded_postgres;
+pub mod requests;
+pub mod state;
+
+pub use state::Backend;

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every check and test of Signalbox, installing what is missing first (idempotently):
+# formatting, clippy, the sqlx query cache, the two-step build, the wasm32 build of the mesh core,
+# all Rust tests (unit, integration, browser) and the benchmarks in quick mode.
+#   scripts/test.sh            everything
+#   scripts/test.sh --no-bench skip the benchmarks
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+RUN_BENCH=1
+[ "${1:-}" = "--no-bench" ] && RUN_BENCH=0
+
+log "checking tools"
+ensure_apt chromium chromium-driver postgresql-client
+ensure_sqlx_cli
+ensure_wasm_bindgen
+ensure_test_postgres
+
+log "formatting (cargo fmt --check)"
+cargo fmt --all -- --check
+
+log "lints (clippy -D warnings)"
+cargo clippy --all-targets -- -D warnings
+
+log "sqlx query cache is current (cargo sqlx prepare --check)"
+check_db="signalbox_sqlx_check_$$"
+admin_url="$SIGNALBOX_TEST_DATABASE_URL"
+base_url="${admin_url%/*}"
+psql -q "$admin_url" -c "drop database if exists $check_db" -c "create database $check_db" >/dev/null
+DATABASE_URL="$base_url/$check_db" sqlx migrate run --source migrations >/dev/null
+DATABASE_URL="$base_url/$check_db" cargo sqlx prepare --workspace --check -- -p backend
+psql -q "$admin_url" -c "drop database if exists $check_db" >/dev/null
+
+log "building (server + browser bundle)"
+scripts/build.sh
+
+log "mesh core builds for wasm32"
+scripts/mesh-wasm-size.sh
+
+log "tests"
+export SIGNALBOX_BIN="$ROOT/target/debug/signalbox"
+cargo test --no-fail-fast
+
+if [ "$RUN_BENCH" = 1 ]; then
+  log "benchmarks (quick)"
+  cargo bench -p mesh -- --quick
+fi
+log "all checks passed"

@@ -1,0 +1,120 @@
+//! The command line: `serve`, `demo`, `migrate` and `render`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::startup::{Application, DatabaseMode, shutdown_signal};
+use crate::telemetry;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "signalbox",
+    version,
+    about = "Self-service onboarding for a GitOps-run service mesh"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the portal against the configured database.
+    Serve {
+        /// A TOML file layered over the embedded defaults.
+        #[arg(long, env = "SIGNALBOX_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Run the portal on embedded defaults, starting a throwaway PostgreSQL when none is reachable.
+    Demo {
+        #[arg(long, env = "SIGNALBOX_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[arg(long, env = "SIGNALBOX_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Print (or write) every file the pull request for the given requests would contain.
+    Render(crate::render::RenderArgs),
+}
+
+impl Cli {
+    pub fn run(self) -> ExitCode {
+        match self.command {
+            Command::Render(args) => crate::render::run(&args),
+            Command::Serve { config } => serve(config, DatabaseMode::UseConfigured),
+            Command::Demo { config } => serve(config, DatabaseMode::StartEmbeddedIfAbsent),
+            Command::Migrate { config } => migrate(config),
+        }
+    }
+}
+
+fn load(config: Option<PathBuf>) -> Result<Settings, ExitCode> {
+    Settings::load(config.as_deref()).map_err(|error| {
+        eprintln!("signalbox: configuration: {error}");
+        ExitCode::from(2)
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the async runtime starts")
+}
+
+fn serve(config: Option<PathBuf>, mode: DatabaseMode) -> ExitCode {
+    let settings = match load(config) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    telemetry::init(settings.server.log_format);
+    let result = runtime().block_on(async {
+        let app = Application::build(&settings, mode).await?;
+        let address = app.local_addr();
+        println!("Signalbox is running at http://{address}/");
+        app.run_until(shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "Signalbox stopped with an error"
+            );
+            eprintln!("signalbox: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn migrate(config: Option<PathBuf>) -> ExitCode {
+    let settings = match load(config) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    telemetry::init(settings.server.log_format);
+    let Some(url) = settings.database.configured_url() else {
+        eprintln!("signalbox: migrate needs database.url (or SIGNALBOX_DATABASE__URL)");
+        return ExitCode::from(2);
+    };
+    let result = runtime().block_on(async {
+        let pool = sqlx::PgPool::connect(url).await?;
+        backend::db::migrate(&pool).await?;
+        anyhow::Ok(())
+    });
+    match result {
+        Ok(()) => {
+            println!("migrations applied");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("signalbox: migrate: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

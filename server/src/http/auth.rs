@@ -1,0 +1,364 @@
+//! Sign-in, sign-out and the rules every request passes: a session is required except on a short
+//! public list, and a state-changing request from another site is refused.
+//!
+//! Cross-site request forgery is stopped by checking where a request comes from rather than by
+//! tokens: browsers send `Sec-Fetch-Site` (and `Origin`) with every POST, which a page on another
+//! site cannot forge, and the session cookie is `SameSite=Lax` on top. This keeps every
+//! `<ActionForm>` working without JavaScript and without a token in each form.
+
+use axum::Form;
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use backend::auth::extract::AuthContext;
+use backend::auth::oidc::{OidcClient, PendingLogin, SignInError};
+use backend::auth::{MaybeUser, PENDING_LOGIN_KEY, SessionUser, USER_KEY, demo, safe_return_to};
+
+use super::AppState;
+use super::errors::reference_id;
+
+/// How people sign in on this server.
+#[derive(Clone, Debug)]
+pub enum SignIn {
+    /// The company's OpenID Connect provider.
+    Oidc(Box<OidcClient>),
+    /// Demo personas; only ever on a server bound to loopback.
+    Demo,
+}
+
+/// Paths anyone may reach without a session. Everything else needs one.
+pub const PUBLIC_PATHS: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/sign-in",
+    "/auth/login",
+    "/auth/callback",
+    "/auth/logout",
+    "/auth/demo",
+    "/api/session",
+    "/favicon.ico",
+];
+/// Path prefixes anyone may reach: the browser bundle and stylesheet.
+pub const PUBLIC_PREFIXES: &[&str] = &["/pkg/"];
+
+pub fn is_public(path: &str) -> bool {
+    PUBLIC_PATHS.contains(&path)
+        || PUBLIC_PREFIXES
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
+}
+
+/// Sends anyone without a session to the sign-in page (pages) or answers 401 (everything else).
+pub async fn require_session(user: MaybeUser, request: Request, next: Next) -> Response {
+    if user.0.is_some() || is_public(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let wants_page = request.method() == Method::GET
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+    if wants_page {
+        let return_to = request
+            .uri()
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .unwrap_or("/");
+        let target = format!(
+            "/sign-in?return_to={}",
+            app::url::encode_component(return_to)
+        );
+        return Redirect::to(&target).into_response();
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        axum::Json(serde_json::json!({ "error": "sign in first: this needs a signed-in user" })),
+    )
+        .into_response()
+}
+
+/// Refuses state-changing requests that a browser says come from another site.
+pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
+    if let Some(reason) = cross_site_reason(request.headers()) {
+        tracing::warn!(reason, path = %request.uri().path(), "cross-site request refused");
+        return (
+            StatusCode::FORBIDDEN,
+            "Refused: this request came from another site. Changes in Signalbox can only be made \
+             from Signalbox's own pages.",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+fn cross_site_reason(headers: &HeaderMap) -> Option<&'static str> {
+    let value = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    if let Some(site) = value("sec-fetch-site") {
+        // `none` is a user typing a URL or using a bookmark, which cannot carry a POST body from
+        // another page; `same-site` would trust sibling subdomains, which we do not.
+        return (!matches!(site, "same-origin" | "none"))
+            .then_some("Sec-Fetch-Site is not same-origin");
+    }
+    if let Some(origin) = value("origin") {
+        let Some(host) = value("host") else {
+            return Some("Origin without Host");
+        };
+        let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+        return (origin == "null" || origin_host != host).then_some("Origin does not match Host");
+    }
+    // Neither header: not a browser (browsers send Origin with every POST), so not forgery.
+    None
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReturnTo {
+    return_to: Option<String>,
+}
+
+/// Starts a sign-in at the provider (or shows the personas on the demo).
+pub async fn login(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<ReturnTo>,
+) -> Response {
+    let return_to = safe_return_to(query.return_to.as_deref());
+    match &state.sign_in {
+        SignIn::Demo => Redirect::to(&format!(
+            "/sign-in?return_to={}",
+            app::url::encode_component(&return_to)
+        ))
+        .into_response(),
+        SignIn::Oidc(client) => {
+            let (url, pending) = client.begin(return_to);
+            if let Err(error) = session.insert(PENDING_LOGIN_KEY, pending).await {
+                return internal_error(error);
+            }
+            Redirect::to(url.as_str()).into_response()
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// The provider sends the browser back here with a code, or with an error.
+pub async fn callback(
+    State(state): State<AppState>,
+    session: Session,
+    Query(callback): Query<Callback>,
+) -> Response {
+    let SignIn::Oidc(client) = &state.sign_in else {
+        return Redirect::to("/sign-in").into_response();
+    };
+    // Whatever happens next, this pending sign-in is used up: a replayed callback finds nothing.
+    let pending: Option<PendingLogin> = match session.remove(PENDING_LOGIN_KEY).await {
+        Ok(pending) => pending,
+        Err(error) => return internal_error(error),
+    };
+    let result = async {
+        if let Some(error) = callback.error {
+            let detail = callback.error_description.unwrap_or_default();
+            return Err(SignInError::ProviderRefused(
+                format!("{error} {detail}").trim().to_owned(),
+            ));
+        }
+        let pending = pending.ok_or(SignInError::NoPendingLogin)?;
+        let (Some(code), Some(returned_state)) = (callback.code, callback.state) else {
+            return Err(SignInError::Invalid(
+                "the callback carries no code or no state".to_owned(),
+            ));
+        };
+        let return_to = pending.return_to.clone();
+        let user = client.complete(pending, &code, &returned_state).await?;
+        Ok((user, return_to))
+    }
+    .await;
+    match result {
+        Ok((user, return_to)) => match start_session(&session, &user).await {
+            Ok(()) => Redirect::to(&return_to).into_response(),
+            Err(error) => internal_error(error),
+        },
+        Err(error) => sign_in_failed(&error),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DemoChoice {
+    persona: String,
+    return_to: Option<String>,
+}
+
+/// The demo sign-in: signs in as the chosen persona.
+pub async fn demo_sign_in(
+    State(state): State<AppState>,
+    session: Session,
+    Form(choice): Form<DemoChoice>,
+) -> Response {
+    if !matches!(state.sign_in, SignIn::Demo) {
+        return (
+            StatusCode::NOT_FOUND,
+            "The demo sign-in is off: this server signs in through its identity provider.",
+        )
+            .into_response();
+    }
+    let Some(persona) = demo::persona(&choice.persona) else {
+        let known: Vec<&str> = demo::PERSONAS.iter().map(|persona| persona.id).collect();
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "persona: {:?} is not a demo persona; choose one of {}",
+                choice.persona,
+                known.join(", ")
+            ),
+        )
+            .into_response();
+    };
+    match start_session(&session, &persona.session_user()).await {
+        Ok(()) => Redirect::to(&safe_return_to(choice.return_to.as_deref())).into_response(),
+        Err(error) => internal_error(error),
+    }
+}
+
+/// Signs out here and, when the provider offers it, at the provider too.
+pub async fn logout(State(state): State<AppState>, session: Session) -> Response {
+    let user: Option<SessionUser> = session.get(USER_KEY).await.ok().flatten();
+    if let Err(error) = session.flush().await {
+        return internal_error(error);
+    }
+    let signed_out = format!(
+        "{}/sign-in?signed_out=1",
+        state.public_url.trim_end_matches('/')
+    );
+    if let (SignIn::Oidc(client), Some(user)) = (&state.sign_in, user)
+        && let Some(url) = client.sign_out_url(user.id_token.as_deref(), &signed_out)
+    {
+        return Redirect::to(url.as_str()).into_response();
+    }
+    Redirect::to("/sign-in?signed_out=1").into_response()
+}
+
+/// Rotates the session id (no session fixation) and stores the user.
+async fn start_session(
+    session: &Session,
+    user: &SessionUser,
+) -> Result<(), tower_sessions::session::Error> {
+    session.cycle_id().await?;
+    session.insert(USER_KEY, user).await?;
+    tracing::info!(subject = %user.subject, method = ?user.method, "signed in");
+    Ok(())
+}
+
+fn sign_in_failed(error: &SignInError) -> Response {
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in failed · Signalbox</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/signalbox.css\"></head><body><main class=\"page error-page\">\
+         <h1>Sign-in failed</h1><p class=\"status bad\" id=\"sign-in-error\">{}</p>\
+         <p><a href=\"/auth/login\">Start the sign-in again</a></p></main></body></html>",
+        html_escape(&error.to_string())
+    );
+    let status = match error {
+        SignInError::Unreachable => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    (status, Html(page)).into_response()
+}
+
+fn internal_error(error: impl std::fmt::Display) -> Response {
+    let reference = reference_id();
+    tracing::error!(reference = %reference, %error, "sign-in step failed");
+    super::errors::internal_error_page(&reference)
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Hands the auth context to the extractors of every request.
+pub async fn provide_auth_context(
+    State(context): State<AuthContext>,
+    mut request: Request<Body>,
+    next: Next,
+) -> Response {
+    request.extensions_mut().insert(context);
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn same_origin_requests_pass() {
+        assert_eq!(
+            cross_site_reason(&headers(&[("sec-fetch-site", "same-origin")])),
+            None
+        );
+        assert_eq!(
+            cross_site_reason(&headers(&[
+                ("origin", "http://127.0.0.1:3000"),
+                ("host", "127.0.0.1:3000")
+            ])),
+            None
+        );
+        assert_eq!(
+            cross_site_reason(&headers(&[])),
+            None,
+            "non-browser clients send neither"
+        );
+    }
+
+    #[test]
+    fn cross_site_requests_are_refused() {
+        assert!(cross_site_reason(&headers(&[("sec-fetch-site", "cross-site")])).is_some());
+        assert!(cross_site_reason(&headers(&[("sec-fetch-site", "same-site")])).is_some());
+        assert!(
+            cross_site_reason(&headers(&[
+                ("origin", "https://evil.example"),
+                ("host", "127.0.0.1:3000")
+            ]))
+            .is_some()
+        );
+        assert!(
+            cross_site_reason(&headers(&[("origin", "null"), ("host", "127.0.0.1:3000")]))
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn the_public_list_is_short_and_exact() {
+        assert!(is_public("/healthz"));
+        assert!(is_public("/pkg/signalbox.js"));
+        assert!(!is_public("/"));
+        assert!(!is_public("/preview"));
+        assert!(!is_public("/healthz/../preview"));
+    }
+}

@@ -1,0 +1,57 @@
+//! How failures look from outside: a request id on every log line, and for anything unexpected a
+//! plain page with a reference id the user can quote, never a stack trace.
+
+use std::any::Any;
+
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode, header};
+use tracing::Span;
+
+/// One span per request, carrying the id that `SetRequestIdLayer` assigned.
+pub fn request_span(request: &Request<Body>) -> Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        uri = %request.uri().path(),
+        request_id = %request_id,
+    )
+}
+
+/// A fresh reference id: short enough to read out over the phone, unique enough to grep for.
+pub fn reference_id() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    id[..12].to_owned()
+}
+
+/// Turns a handler panic into a 500 page; the panic message goes to the log only.
+pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    let reference = reference_id();
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(reference = %reference, panic = %message, "request handler panicked");
+    internal_error_page(&reference)
+}
+
+/// The page shown for an internal error.
+pub fn internal_error_page(reference: &str) -> Response<Body> {
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Something went wrong · Signalbox</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/signalbox.css\"></head><body><main class=\"page error-page\">\
+         <h1>Something went wrong on our side</h1>\
+         <p>Nothing you entered was lost. Please try again; if it keeps happening, give your platform team this reference:</p>\
+         <p class=\"reference\"><code>{reference}</code></p><p><a href=\"/\">Back to the start page</a></p></main></body></html>"
+    );
+    Response::builder()
+        .status(StatusCode::INTERNAL_SERVER_ERROR)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .body(Body::from(body))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}

@@ -1,0 +1,123 @@
+//! The HTTP surface: the router with the Leptos pages and server functions, sign-in, health
+//! probes, and the layers every response passes through.
+
+pub mod auth;
+pub mod errors;
+pub mod health;
+pub mod security;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::{get, post};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::SessionManagerLayer;
+use tower_sessions_sqlx_store::PostgresStore;
+
+use backend::Backend;
+use backend::auth::extract::AuthContext;
+
+/// What axum handlers share; Leptos reads its options from it through `FromRef`.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub backend: Backend,
+    pub auth: AuthContext,
+    pub sign_in: auth::SignIn,
+    /// The URL people reach Signalbox at, without a trailing slash.
+    pub public_url: String,
+    pub csp: security::PolicyExtras,
+}
+
+/// The full application router. `sessions` carries the cookie policy chosen at start-up.
+pub fn router(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Router {
+    let routes = generate_route_list(app::App);
+    let context = {
+        let backend = state.backend.clone();
+        let demo = state.auth.demo;
+        move || {
+            provide_context(backend.clone());
+            provide_context(app::auth::SignInMode { demo });
+        }
+    };
+    let shell = {
+        let options = state.leptos_options.clone();
+        move || app::shell(options.clone())
+    };
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/auth/login", get(auth::login))
+        .route("/auth/callback", get(auth::callback))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/demo", post(auth::demo_sign_in))
+        .leptos_routes_with_context(&state, routes, context.clone(), shell)
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, app::shell))
+        .layer(axum::middleware::from_fn(auth::require_session))
+        .layer(axum::middleware::from_fn_with_state(
+            state.auth.clone(),
+            auth::provide_auth_context,
+        ))
+        .layer(sessions)
+        .layer(axum::middleware::from_fn(auth::refuse_cross_site))
+        .layer(axum::middleware::from_fn_with_state(
+            state.csp.clone(),
+            security::headers,
+        ))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(CatchPanicLayer::custom(errors::panic_response))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(errors::request_span))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Every (method, path) the router answers besides static files: the routes added above, the
+/// Leptos pages and the server functions. The test of the public list walks it, so a new route
+/// is covered the day it is added.
+pub fn route_inventory() -> Vec<(axum::http::Method, String)> {
+    use axum::http::Method;
+    let mut routes: Vec<(Method, String)> = [
+        (Method::GET, "/healthz"),
+        (Method::GET, "/readyz"),
+        (Method::GET, "/auth/login"),
+        (Method::GET, "/auth/callback"),
+        (Method::POST, "/auth/logout"),
+        (Method::POST, "/auth/demo"),
+    ]
+    .into_iter()
+    .map(|(method, path)| (method, path.to_owned()))
+    .collect();
+    for listing in generate_route_list(app::App) {
+        for method in listing.methods() {
+            let method = match method {
+                leptos_router::Method::Get => Method::GET,
+                leptos_router::Method::Post => Method::POST,
+                leptos_router::Method::Put => Method::PUT,
+                leptos_router::Method::Delete => Method::DELETE,
+                leptos_router::Method::Patch => Method::PATCH,
+            };
+            routes.push((method, listing.path().to_owned()));
+        }
+    }
+    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+        routes.push((method, path.to_owned()));
+    }
+    routes.sort_by(|a, b| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
+    routes.dedup();
+    routes
+}

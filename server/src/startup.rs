@@ -1,0 +1,292 @@
+//! Building and running the server: database choice (configured, local default, or a throwaway
+//! cluster for the demo), migrations, the router, and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use leptos::config::LeptosOptions;
+use sqlx::postgres::PgConnectOptions;
+use tokio::net::TcpListener;
+
+use backend::Backend;
+use backend::auth::extract::AuthContext;
+use backend::auth::oidc::{OidcClient, OidcSettings};
+use backend::auth::{AccessPolicy, SessionLimits};
+use backend::embedded_postgres::{self, EmbeddedPostgres};
+use backend::state::CatalogSource;
+use secrecy::ExposeSecret as _;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+use crate::config::Settings;
+use crate::http::auth::SignIn;
+use crate::http::{self, AppState};
+
+/// Whether Signalbox may start its own throwaway database when none is configured or reachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseMode {
+    /// Production: use what is configured (or the local default) and wait for it.
+    UseConfigured,
+    /// The demo: start a throwaway cluster when nothing is configured and nothing listens.
+    StartEmbeddedIfAbsent,
+}
+
+/// A bound, not yet serving, Signalbox.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    sessions: SessionManagerLayer<PostgresStore>,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+impl Application {
+    /// Binds the listener (port 0 picks a free one), connects the pool and prepares the router.
+    pub async fn build(settings: &Settings, mode: DatabaseMode) -> anyhow::Result<Self> {
+        let catalog = Arc::new(settings.catalog()?);
+        let (connect, embedded) = database(settings, mode).await?;
+        let pool = backend::db::connect_lazy(connect, settings.database.max_connections);
+        let listener = TcpListener::bind(settings.server.address)
+            .await
+            .with_context(|| format!("binding {}", settings.server.address))?;
+        let address = listener.local_addr()?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name("signalbox")
+            .site_root(settings.server.site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .site_addr(address)
+            .build();
+        let catalog_source = Arc::new(CatalogSource {
+            environments: settings.environments.clone(),
+            teams: settings.teams.clone(),
+        });
+        let loopback = address.ip().is_loopback();
+        let public_url = settings
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let auth_settings = &settings.auth;
+        let sign_in = sign_in(settings, &public_url, loopback).await?;
+        let limits = SessionLimits {
+            idle: time::Duration::minutes(i64::from(auth_settings.idle_timeout_minutes)),
+            absolute: time::Duration::hours(i64::from(auth_settings.absolute_timeout_hours)),
+        };
+        let auth = AuthContext {
+            policy: Arc::new(AccessPolicy::new(
+                &catalog_source,
+                &auth_settings.admin_groups,
+            )),
+            limits,
+            demo: matches!(sign_in, SignIn::Demo),
+        };
+        let secure = match auth_settings.secure_cookie {
+            Some(false) if !loopback => anyhow::bail!(
+                "auth.secure_cookie = false is only allowed while listening on a loopback address; \
+                 {address} is reachable from other machines"
+            ),
+            Some(secure) => secure,
+            None => !loopback,
+        };
+        let sessions = SessionManagerLayer::new(PostgresStore::new(pool.clone()))
+            .with_name("signalbox_session")
+            .with_http_only(true)
+            .with_secure(secure)
+            .with_same_site(SameSite::Lax)
+            .with_path("/")
+            .with_expiry(Expiry::OnInactivity(limits.idle));
+        let backend = Backend {
+            pool,
+            catalog,
+            catalog_source,
+        };
+        let csp = crate::http::security::PolicyExtras {
+            form_action_origin: settings.auth.issuer.as_deref().and_then(origin_of),
+        };
+        let state = AppState {
+            leptos_options,
+            backend,
+            auth,
+            sign_in,
+            public_url,
+            csp,
+        };
+        Ok(Self {
+            listener,
+            state,
+            sessions,
+            embedded,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.state.backend
+    }
+
+    /// Applies migrations (retrying until the database answers), then serves until `shutdown`
+    /// completes; in-flight requests finish, the throwaway database (if any) is stopped.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            state,
+            sessions,
+            mut embedded,
+        } = self;
+        tokio::spawn(migrate_until_done(state.backend.pool.clone()));
+        tokio::spawn(delete_expired_sessions(state.backend.pool.clone()));
+        tracing::info!(address = %listener.local_addr()?, "Signalbox is listening");
+        let served = axum::serve(listener, http::router(state, sessions))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        if let Some(cluster) = embedded.as_mut() {
+            cluster.stop()?;
+        }
+        served.context("serving HTTP")
+    }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    Some(parsed.origin().ascii_serialization())
+}
+
+/// How people sign in: the configured provider, or the demo personas on loopback only.
+async fn sign_in(settings: &Settings, public_url: &str, loopback: bool) -> anyhow::Result<SignIn> {
+    let auth = &settings.auth;
+    let Some(issuer) = &auth.issuer else {
+        if !loopback {
+            anyhow::bail!(
+                "no OpenID provider is configured (auth.issuer) and the demo sign-in is only \
+                 allowed while listening on a loopback address; set auth.issuer, auth.client_id \
+                 and auth.client_secret, or listen on 127.0.0.1"
+            );
+        }
+        tracing::warn!("no OpenID provider configured: using the demo sign-in (loopback only)");
+        return Ok(SignIn::Demo);
+    };
+    let client_id = auth
+        .client_id
+        .clone()
+        .context("auth.client_id is required with auth.issuer")?;
+    let oidc = OidcSettings {
+        issuer: issuer.clone(),
+        client_id,
+        client_secret: auth
+            .client_secret
+            .as_ref()
+            .map(|secret| secret.expose_secret().to_owned()),
+        redirect_url: format!("{public_url}/auth/callback"),
+        scopes: auth.scopes.clone(),
+        groups_claim: auth.groups_claim.clone(),
+        allowed_algorithms: auth.allowed_algorithms.clone(),
+        use_userinfo: auth.use_userinfo,
+    };
+    let client = OidcClient::discover(&oidc).await?;
+    Ok(SignIn::Oidc(Box::new(client)))
+}
+
+/// Sessions past their expiry are removed every few minutes, from whichever replica runs it.
+async fn delete_expired_sessions(pool: sqlx::PgPool) {
+    use tower_sessions::ExpiredDeletion as _;
+    let store = PostgresStore::new(pool);
+    loop {
+        // It returns only on an error (the database away, or not migrated yet): try again later.
+        if let Err(error) = store
+            .clone()
+            .continuously_delete_expired(Duration::from_secs(300))
+            .await
+        {
+            tracing::debug!(%error, "expired-session cleanup paused");
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    }
+}
+
+async fn migrate_until_done(pool: sqlx::PgPool) {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match backend::db::migrate(&pool).await {
+            Ok(()) => {
+                tracing::info!("database schema is current");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, retry_in = ?delay, "migrations not applied yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+async fn database(
+    settings: &Settings,
+    mode: DatabaseMode,
+) -> anyhow::Result<(PgConnectOptions, Option<EmbeddedPostgres>)> {
+    let db = &settings.database;
+    if let Some(url) = db.configured_url() {
+        let options: PgConnectOptions = url
+            .parse()
+            .context("database.url is not a valid postgres:// URL")?;
+        return Ok((options, None));
+    }
+    let address = SocketAddr::from(([127, 0, 0, 1], db.embedded.port));
+    let admin = PgConnectOptions::new()
+        .host("127.0.0.1")
+        .port(db.embedded.port)
+        .username("postgres");
+    let embedded = if mode == DatabaseMode::StartEmbeddedIfAbsent
+        && !embedded_postgres::is_listening(address)
+    {
+        let data_dir = db.embedded.data_dir.clone();
+        let port = db.embedded.port;
+        Some(tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir, port)).await??)
+    } else {
+        None
+    };
+    if mode == DatabaseMode::StartEmbeddedIfAbsent {
+        backend::db::ensure_database(&admin, &db.name).await?;
+    }
+    Ok((admin.database(&db.name), embedded))
+}
+
+/// Completes on Ctrl-C or SIGTERM, whichever comes first.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,10 @@
+//! The one integration test binary: black-box tests against the real server, a fresh database
+//! each, and browser tests in headless Chromium.
+
+mod demo;
+mod health;
+mod hydration;
+mod pages;
+mod render_cli;
+mod sign_in;
+mod sign_in_browser;

@@ -1,0 +1,139 @@
+//! `signalbox render` from the outside: exit codes, output format, error lines.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use signalbox_tests::test_app::workspace_root;
+
+fn signalbox(args: &[&str]) -> Output {
+    let bin = std::env::var("SIGNALBOX_BIN").unwrap_or_else(|_| {
+        workspace_root()
+            .join("target/debug/signalbox")
+            .display()
+            .to_string()
+    });
+    Command::new(bin)
+        .args(args)
+        .output()
+        .expect("the signalbox binary runs (scripts/build.sh builds it)")
+}
+
+fn config() -> String {
+    workspace_root()
+        .join("config/signalbox.toml")
+        .display()
+        .to_string()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("writes");
+    path.display().to_string()
+}
+
+const ROUTE: &str = "kind: ApiRoute\nenvironment: prod\nteam: team-a\nhost: api.prod.example.com\n\
+path: /orders/v1\nmatch: prefix\ntarget: {namespace: team-a, service: orders, port: 8080}\n";
+
+#[test]
+fn render_prints_every_file_of_the_pull_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let request = write(dir.path(), "route.yaml", ROUTE);
+
+    let output = signalbox(&["render", "--config", &config(), &request]);
+
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    assert!(stdout.contains("# file: prod/team-a/"), "{stdout}");
+    assert!(
+        stdout.contains("apiVersion: networking.istio.io/v1beta1"),
+        "prod runs OSSM 2.6: {stdout}"
+    );
+    assert!(stdout.contains("kustomization.yaml"), "{stdout}");
+}
+
+#[test]
+fn render_writes_files_under_out_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let request = write(dir.path(), "route.yaml", ROUTE);
+    let out = dir.path().join("repo");
+
+    let output = signalbox(&[
+        "render",
+        "--config",
+        &config(),
+        "--out",
+        &out.display().to_string(),
+        &request,
+    ]);
+
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(out.join("prod/team-a").is_dir());
+}
+
+#[test]
+fn render_refuses_a_conflict_with_a_granted_request_naming_file_and_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let granted = write(
+        dir.path(),
+        "granted.yaml",
+        &ROUTE
+            .replace("team: team-a", "team: team-b")
+            .replace("namespace: team-a", "namespace: team-b"),
+    );
+    let request = write(dir.path(), "new.yaml", ROUTE);
+
+    let output = signalbox(&[
+        "render",
+        "--config",
+        &config(),
+        "--granted",
+        &granted,
+        &request,
+    ]);
+
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).expect("utf-8");
+    let line = stderr.lines().next().expect("one line per problem");
+    assert!(line.contains("new.yaml"), "{stderr}");
+    assert!(line.contains("path"), "{stderr}");
+}
+
+#[test]
+fn render_refuses_unknown_fields() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let request = write(dir.path(), "bad.yaml", &format!("{ROUTE}colour: blue\n"));
+
+    let output = signalbox(&["render", "--config", &config(), &request]);
+
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).expect("utf-8");
+    assert!(
+        stderr.contains("bad.yaml") && stderr.contains("colour"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn render_without_request_files_is_a_usage_error() {
+    let output = signalbox(&["render", "--config", &config()]);
+
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn render_with_an_unreadable_file_is_a_usage_error() {
+    let output = signalbox(&["render", "--config", &config(), "/nonexistent/request.yaml"]);
+
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/request.yaml"));
+}

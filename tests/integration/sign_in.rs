@@ -1,0 +1,481 @@
+//! Sign-in through OpenID Connect against a fake provider, sessions, the public list and CSRF.
+
+use secrecy::SecretString;
+use signalbox_tests::TestApp;
+use signalbox_tests::fake_oidc::{CLIENT_ID, CLIENT_SECRET, FakeProvider, TokenSpec};
+
+async fn app_with_provider() -> (TestApp, FakeProvider) {
+    let provider = FakeProvider::start().await;
+    let issuer = provider.issuer();
+    let app = TestApp::spawn_with(|settings| {
+        settings.auth.issuer = Some(issuer);
+        settings.auth.client_id = Some(CLIENT_ID.to_owned());
+        settings.auth.client_secret = Some(SecretString::from(CLIENT_SECRET.to_owned()));
+    })
+    .await;
+    (app, provider)
+}
+
+/// Starts a sign-in and returns the `state` and `nonce` Signalbox sent to the provider.
+async fn start_sign_in(app: &TestApp, return_to: &str) -> (String, String) {
+    let response = app
+        .get(&format!(
+            "/auth/login?return_to={}",
+            app::url::encode_component(return_to)
+        ))
+        .await;
+    assert_eq!(response.status(), 303);
+    let location =
+        url::Url::parse(response.headers()["location"].to_str().expect("ascii")).expect("a URL");
+    assert!(location.path().ends_with("/authorize"), "{location}");
+    let param = |name: &str| {
+        location
+            .query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    assert_eq!(
+        param("code_challenge_method").as_deref(),
+        Some("S256"),
+        "PKCE is used"
+    );
+    assert_eq!(param("client_id").as_deref(), Some(CLIENT_ID));
+    (
+        param("state").expect("state"),
+        param("nonce").expect("nonce"),
+    )
+}
+
+async fn callback(app: &TestApp, code: &str, state: &str) -> reqwest::Response {
+    app.get(&format!("/auth/callback?code={code}&state={state}"))
+        .await
+}
+
+async fn refused_with(response: reqwest::Response, needle: &str) {
+    assert_eq!(response.status(), 400);
+    let body = response.text().await.expect("body");
+    assert!(body.contains("Sign-in failed"), "{body}");
+    assert!(body.contains(needle), "expected {needle:?} in {body}");
+}
+
+async fn is_signed_in(app: &TestApp) -> bool {
+    let info: serde_json::Value = app
+        .client
+        .post(app.url("/api/session"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    !info["viewer"].is_null()
+}
+
+#[tokio::test]
+async fn a_good_callback_signs_in_and_rotates_the_session_id() {
+    let (app, provider) = app_with_provider().await;
+    let (state, nonce) = start_sign_in(&app, "/preview").await;
+    let before = app
+        .session_cookie()
+        .expect("the pending sign-in lives in a session");
+    provider
+        .issue_once(&TokenSpec {
+            nonce,
+            groups: vec!["team-a".into()],
+            ..TokenSpec::default()
+        })
+        .await;
+
+    let response = callback(&app, "good-code", &state).await;
+
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response.headers()["location"],
+        "/preview",
+        "back to where the user was going"
+    );
+    let after = app.session_cookie().expect("a session");
+    assert_ne!(before, after, "the session id is rotated at sign-in");
+    let home = app.get("/").await.text().await.expect("body");
+    assert!(home.contains("Alice Example"), "{home}");
+    assert!(home.contains("requester for team-a"), "{home}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_callback_with_the_wrong_state_is_refused() {
+    let (app, provider) = app_with_provider().await;
+    let (_state, nonce) = start_sign_in(&app, "/").await;
+    provider
+        .issue_once(&TokenSpec {
+            nonce,
+            ..TokenSpec::default()
+        })
+        .await;
+
+    refused_with(callback(&app, "code", "forged-state").await, "wrong state").await;
+    assert!(!is_signed_in(&app).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_replayed_code_is_refused() {
+    let (app, provider) = app_with_provider().await;
+    let (state, nonce) = start_sign_in(&app, "/").await;
+    provider
+        .issue_once(&TokenSpec {
+            nonce,
+            groups: vec!["team-a".into()],
+            ..TokenSpec::default()
+        })
+        .await;
+    assert_eq!(callback(&app, "the-code", &state).await.status(), 303);
+    app.client
+        .post(app.url("/auth/logout"))
+        .send()
+        .await
+        .expect("signs out");
+
+    refused_with(
+        callback(&app, "the-code", &state).await,
+        "already completed",
+    )
+    .await;
+    assert!(!is_signed_in(&app).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_code_the_provider_already_redeemed_is_refused() {
+    let (app, provider) = app_with_provider().await;
+    let (state, nonce) = start_sign_in(&app, "/").await;
+    provider
+        .issue_once(&TokenSpec {
+            nonce,
+            ..TokenSpec::default()
+        })
+        .await;
+    // Someone else redeemed the code first (the provider answers invalid_grant from now on).
+    let stolen = reqwest::Client::new()
+        .post(format!("{}/token", provider.issuer()))
+        .form(&[("grant_type", "authorization_code"), ("code", "the-code")])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(stolen.status(), 200);
+
+    refused_with(
+        callback(&app, "the-code", &state).await,
+        "may have been used already",
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_with_the_wrong_nonce_is_refused() {
+    let (app, provider) = app_with_provider().await;
+    let (state, _nonce) = start_sign_in(&app, "/").await;
+    provider
+        .issue_once(&TokenSpec {
+            nonce: "another-nonce".into(),
+            ..TokenSpec::default()
+        })
+        .await;
+
+    refused_with(callback(&app, "code", &state).await, "wrong nonce").await;
+    assert!(!is_signed_in(&app).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_for_another_audience_is_refused() {
+    let (app, provider) = app_with_provider().await;
+    let (state, nonce) = start_sign_in(&app, "/").await;
+    provider
+        .issue_once(&TokenSpec {
+            nonce,
+            audience: Some("another-app".into()),
+            ..TokenSpec::default()
+        })
+        .await;
+
+    refused_with(callback(&app, "code", &state).await, "wrong audience").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused() {
+    let (app, provider) = app_with_provider().await;
+    let (state, nonce) = start_sign_in(&app, "/").await;
+    provider
+        .issue_once(&TokenSpec {
+            nonce,
+            expired: true,
+            ..TokenSpec::default()
+        })
+        .await;
+
+    refused_with(callback(&app, "code", &state).await, "has expired").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unsigned_token_is_refused() {
+    let (app, provider) = app_with_provider().await;
+    let (state, nonce) = start_sign_in(&app, "/").await;
+    provider
+        .issue_once(&TokenSpec {
+            nonce,
+            unsigned: true,
+            ..TokenSpec::default()
+        })
+        .await;
+
+    refused_with(
+        callback(&app, "code", &state).await,
+        "not signed with an allowed algorithm",
+    )
+    .await;
+    assert!(!is_signed_in(&app).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_signed_with_an_unknown_key_is_refused() {
+    let (app, provider) = app_with_provider().await;
+    let (state, nonce) = start_sign_in(&app, "/").await;
+    provider
+        .issue_once(&TokenSpec {
+            nonce,
+            unknown_key: true,
+            ..TokenSpec::default()
+        })
+        .await;
+
+    refused_with(
+        callback(&app, "code", &state).await,
+        "key the identity provider does not publish",
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn return_to_after_sign_in_never_leaves_the_site() {
+    let (app, provider) = app_with_provider().await;
+    let (state, nonce) = start_sign_in(&app, "https://evil.example/phish").await;
+    provider
+        .issue_once(&TokenSpec {
+            nonce,
+            groups: vec!["team-a".into()],
+            ..TokenSpec::default()
+        })
+        .await;
+
+    let response = callback(&app, "code", &state).await;
+
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session_and_the_providers_session() {
+    let (app, provider) = app_with_provider().await;
+    let (state, nonce) = start_sign_in(&app, "/").await;
+    provider
+        .issue_once(&TokenSpec {
+            nonce,
+            groups: vec!["team-a".into()],
+            ..TokenSpec::default()
+        })
+        .await;
+    callback(&app, "code", &state).await;
+
+    let response = app
+        .client
+        .post(app.url("/auth/logout"))
+        .send()
+        .await
+        .expect("sent");
+
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        location.starts_with(&format!("{}/logout?", provider.issuer())),
+        "{location}"
+    );
+    assert!(location.contains("id_token_hint="), "{location}");
+    assert!(location.contains("post_logout_redirect_uri="), "{location}");
+    assert!(!is_signed_in(&app).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_user_in_no_configured_group_is_asked_to_request_access() {
+    let (app, provider) = app_with_provider().await;
+    let (state, nonce) = start_sign_in(&app, "/").await;
+    provider
+        .issue_once(&TokenSpec {
+            nonce,
+            groups: vec!["marketing".into()],
+            ..TokenSpec::default()
+        })
+        .await;
+    callback(&app, "code", &state).await;
+
+    let response = app.get("/").await;
+
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.expect("body");
+    assert!(html.contains("Ask your platform team for access"), "{html}");
+    assert!(
+        !html.contains("api.prod.example.com"),
+        "no portal content without a role"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_survive_a_server_restart() {
+    let app = TestApp::spawn().await;
+    app.sign_in_as("alice").await;
+    assert!(is_signed_in(&app).await);
+
+    let app = app.restart().await;
+
+    assert!(
+        is_signed_in(&app).await,
+        "the session lives in Postgres, not in the process"
+    );
+    let home = app.get("/").await.text().await.expect("body");
+    assert!(home.contains("Alice Requester"), "{home}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_route_but_the_public_list_refuses_a_request_without_a_session() {
+    let app = TestApp::spawn().await;
+    let routes = server::http::route_inventory();
+    assert!(
+        routes.len() >= 10,
+        "the inventory lists pages, server functions and handlers: {routes:?}"
+    );
+
+    for (method, path) in routes {
+        if server::http::auth::is_public(&path) {
+            continue;
+        }
+        let response = app
+            .client
+            .request(method.clone(), app.url(&path))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .expect("sent");
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let refused = status == 401 || (status == 303 && location.starts_with("/sign-in"));
+        assert!(
+            refused,
+            "{method} {path} answered {status} {location} without a session"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_cross_site_post_is_refused_and_a_same_site_one_accepted() {
+    let app = TestApp::spawn().await;
+    let form = [("persona", "alice"), ("return_to", "/")];
+
+    let forged = app
+        .client
+        .post(app.url("/auth/demo"))
+        .header("sec-fetch-site", "cross-site")
+        .header("origin", "https://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .expect("sent");
+    let forged_origin = app
+        .client
+        .post(app.url("/auth/demo"))
+        .header("origin", "https://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .expect("sent");
+
+    assert_eq!(forged.status(), 403);
+    assert_eq!(forged_origin.status(), 403);
+    assert!(!is_signed_in(&app).await);
+
+    let same_site = app
+        .client
+        .post(app.url("/auth/demo"))
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", app.address.clone())
+        .form(&form)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(same_site.status(), 303);
+    assert!(is_signed_in(&app).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_demo_sign_in_is_refused_off_loopback() {
+    let database = signalbox_tests::database::TestDatabase::create().await;
+    let mut settings = signalbox_tests::test_app::test_settings(&database.url());
+    settings.server.address = "0.0.0.0:0".parse().expect("address");
+
+    let built = server::startup::Application::build(
+        &settings,
+        server::startup::DatabaseMode::UseConfigured,
+    )
+    .await;
+
+    let error = built.err().expect("refused").to_string();
+    assert!(error.contains("loopback"), "{error}");
+}
+
+#[tokio::test]
+async fn every_page_says_when_the_demo_sign_in_is_in_use() {
+    let app = TestApp::spawn().await;
+    app.sign_in_as("carol").await;
+
+    for path in ["/", "/preview", "/sign-in", "/no-such-page"] {
+        let html = app.get(path).await.text().await.expect("body");
+        assert!(html.contains("Demo sign-in"), "{path} lacks the banner");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_demo_persona_is_refused_naming_the_choices() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .client
+        .post(app.url("/auth/demo"))
+        .form(&[("persona", "mallory")])
+        .send()
+        .await
+        .expect("sent");
+
+    assert_eq!(response.status(), 422);
+    let body = response.text().await.expect("body");
+    assert!(body.contains("persona") && body.contains("alice"), "{body}");
+    app.stop().await;
+}

@@ -1,0 +1,139 @@
+//! Headless Chromium for end-to-end tests, driven over WebDriver by `fantoccini` through
+//! Debian's `chromium-driver`. One chromedriver (and so one fresh browser profile) per test;
+//! dropping the `Browser` ends both.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+/// Whether the page may run scripts; with JavaScript off, only server-rendered HTML and plain
+/// form posts work, which is what progressive enhancement promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scripts {
+    Enabled,
+    Disabled,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Browser {
+    pub async fn start(scripts: Scripts) -> Self {
+        let port = free_port();
+        let driver_path =
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned());
+        let driver = Command::new(&driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("starting {driver_path} (scripts/test.sh installs chromium-driver): {error}")
+            });
+        let profile = tempfile::tempdir().expect("a temporary profile folder");
+        let mut prefs = serde_json::Map::new();
+        if scripts == Scripts::Disabled {
+            prefs.insert(
+                "profile.managed_default_content_settings.javascript".into(),
+                json!(2),
+            );
+        }
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--no-first-run", "--disable-sync", "--disable-quic",
+                    format!("--user-data-dir={}", profile.path().display()),
+                    "--window-size=1280,900",
+                ],
+                "prefs": prefs,
+            }
+        });
+        let capabilities = capabilities.as_object().cloned().expect("an object");
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last_error = None;
+        for _ in 0..100 {
+            // chromedriver speaks plain HTTP on loopback: no TLS stack needed.
+            match ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    return Self {
+                        client,
+                        driver,
+                        _profile: profile,
+                    };
+                }
+                Err(error) => last_error = Some(error),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not accept a session: {last_error:?}");
+    }
+
+    /// Signs in through the demo sign-in page as `persona` and lands on `path`.
+    pub async fn sign_in_as(&self, base_url: &str, persona: &str, path: &str) {
+        let url = format!(
+            "{base_url}/sign-in?return_to={}",
+            app::url::encode_component(path)
+        );
+        self.client
+            .goto(&url)
+            .await
+            .expect("opens the sign-in page");
+        self.client
+            .wait()
+            .for_element(fantoccini::Locator::Id(&format!("persona-{persona}")))
+            .await
+            .expect("the persona is offered")
+            .click()
+            .await
+            .expect("signs in");
+        for _ in 0..100 {
+            if self
+                .client
+                .current_url()
+                .await
+                .is_ok_and(|url| url.path() == path)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("signing in as {persona} did not land on {path}");
+    }
+
+    /// Ends the WebDriver session (closing Chromium) and the driver.
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}

@@ -1,0 +1,10 @@
+//! Test support: `TestApp` starts the real server in-process on port 0 against a fresh database,
+//! and `browser` drives headless Chromium through chromedriver.
+
+pub mod browser;
+pub mod database;
+pub mod fake_oidc;
+pub mod oidc_provider;
+pub mod test_app;
+
+pub use test_app::TestApp;

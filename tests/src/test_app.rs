@@ -1,0 +1,188 @@
+//! `TestApp`: the real server, in-process, on a free port, with its own database.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use server::config::Settings;
+use server::startup::{Application, DatabaseMode};
+use tokio::sync::oneshot;
+
+use crate::database::TestDatabase;
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub address: String,
+    pub client: reqwest::Client,
+    /// The client's cookies, to look at the session cookie.
+    pub cookies: std::sync::Arc<reqwest::cookie::Jar>,
+    pub pool: sqlx::PgPool,
+    pub database: TestDatabase,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// The repository root, where `target/site` holds the browser bundle built by scripts/build.sh.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The settings every test starts from: embedded defaults, port 0, the given database.
+pub fn test_settings(database_url: &str) -> Settings {
+    let mut settings = Settings::load(None).expect("embedded defaults load");
+    settings.server.address = "127.0.0.1:0".parse().expect("valid address");
+    settings.server.site_root = workspace_root().join("target/site");
+    settings.database.url = Some(SecretString::from(database_url.to_owned()));
+    settings.database.max_connections = 5;
+    settings
+}
+
+impl TestApp {
+    /// Starts the server with default test settings and waits until it is ready.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with a chance to change the settings first.
+    pub async fn spawn_with(customise: impl FnOnce(&mut Settings)) -> Self {
+        let database = TestDatabase::create().await;
+        let mut settings = test_settings(&database.url());
+        customise(&mut settings);
+        let app = Application::build(&settings, DatabaseMode::UseConfigured)
+            .await
+            .expect("the application builds");
+        let address = format!("http://{}", app.local_addr());
+        let pool = app.backend().pool.clone();
+        let (shutdown, stopped) = oneshot::channel();
+        let server = tokio::spawn(app.run_until(async move {
+            stopped.await.ok();
+        }));
+        let cookies = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_provider(cookies.clone())
+            .build()
+            .expect("client builds");
+        let app = Self {
+            address,
+            client,
+            cookies,
+            pool,
+            database,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        };
+        app.wait_until_ready().await;
+        app
+    }
+
+    async fn wait_until_ready(&self) {
+        for _ in 0..200 {
+            if let Ok(response) = self.client.get(self.url("/readyz")).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the test server did not become ready within 10 seconds");
+    }
+
+    /// Signs the test client in through the demo sign-in as `persona` (alice, bob, carol, dave).
+    pub async fn sign_in_as(&self, persona: &str) {
+        let response = self
+            .client
+            .post(self.url("/auth/demo"))
+            .form(&[("persona", persona), ("return_to", "/")])
+            .send()
+            .await
+            .expect("sign-in request sent");
+        assert_eq!(
+            response.status(),
+            303,
+            "demo sign-in as {persona} redirects home"
+        );
+    }
+
+    /// Stops this server and starts a new one on the same database, keeping the client (and so
+    /// its cookies): what a deploy or a crash looks like from a browser.
+    pub async fn restart(mut self) -> Self {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.send(()).ok();
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task joins")
+                .expect("server stops cleanly");
+        }
+        let settings = test_settings(&self.database.url());
+        let app = Application::build(&settings, DatabaseMode::UseConfigured)
+            .await
+            .expect("rebuilds");
+        let address = format!("http://{}", app.local_addr());
+        let pool = app.backend().pool.clone();
+        let (shutdown, stopped) = oneshot::channel();
+        let server = tokio::spawn(app.run_until(async move {
+            stopped.await.ok();
+        }));
+        self.address = address;
+        self.pool = pool;
+        self.shutdown = Some(shutdown);
+        self.server = Some(server);
+        self.wait_until_ready().await;
+        self
+    }
+
+    /// The session cookie's value, if the client holds one.
+    pub fn session_cookie(&self) -> Option<String> {
+        use reqwest::cookie::CookieStore as _;
+        let url = self.address.parse().expect("valid url");
+        let header = self.cookies.cookies(&url)?;
+        header
+            .to_str()
+            .ok()?
+            .split("; ")
+            .find_map(|pair| pair.strip_prefix("signalbox_session=").map(str::to_owned))
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Stops the server gracefully and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.send(()).ok();
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task joins")
+                .expect("server stops cleanly");
+        }
+        self.pool.close().await;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.send(()).ok();
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
