@@ -15,6 +15,11 @@ ensure_apt chromium chromium-driver postgresql-client
 ensure_sqlx_cli
 ensure_wasm_bindgen
 ensure_test_postgres
+command -v node >/dev/null || ensure_apt nodejs npm
+if [ ! -d tests/oidc-provider/node_modules/oidc-provider ]; then
+  log "installing the OpenID provider the browser sign-in test runs (npm ci)"
+  (cd tests/oidc-provider && npm ci --no-audit --no-fund --silent)
+fi
 
 log "formatting (cargo fmt --check)"
 cargo fmt --all -- --check
