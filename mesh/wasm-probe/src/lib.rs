@@ -16,7 +16,11 @@ pub fn render(catalog_json: &str, requests: &str) -> String {
         teams: Vec<mesh::config::TeamConfig>,
     }
     let problems = |problems: Vec<mesh::Problem>| {
-        problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+        problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     let document: CatalogDocument = match serde_json::from_str(catalog_json) {
         Ok(document) => document,
