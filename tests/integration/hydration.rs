@@ -1,30 +1,15 @@
 //! Server rendering plus hydration, seen from a real browser.
 
-use std::time::Duration;
-
 use fantoccini::Locator;
 use signalbox_tests::TestApp;
 use signalbox_tests::browser::{Browser, Scripts};
 
-async fn wait_for_text(browser: &Browser, css: &str, needle: &str) -> String {
-    let mut last = String::new();
-    for _ in 0..100 {
-        if let Ok(element) = browser.client.find(Locator::Css(css)).await {
-            last = element.text().await.unwrap_or_default();
-            if last.contains(needle) {
-                return last;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let url = browser
-        .client
-        .current_url()
-        .await
-        .map(|u| u.to_string())
-        .unwrap_or_default();
-    let source = browser.client.source().await.unwrap_or_default();
-    panic!("{css} never contained {needle:?}; last text: {last:?}; at {url}: {source}");
+/// Signs in as alice, opens the preview and waits until the wasm bundle has hydrated it.
+async fn hydrated_preview(app: &TestApp) -> Browser {
+    let browser = Browser::start(Scripts::Enabled).await;
+    browser.sign_in_as(&app.address, "alice", "/preview").await;
+    browser.wait_for("[data-hydrated=true]").await;
+    browser
 }
 
 async fn resource_requests(browser: &Browser) -> u64 {
@@ -47,7 +32,9 @@ async fn the_server_rendered_page_already_holds_the_preview() {
 
     browser.sign_in_as(&app.address, "alice", "/preview").await;
 
-    let output = wait_for_text(&browser, "#preview-output", "kind: VirtualService").await;
+    let output = browser
+        .wait_for_text("#preview-output", "kind: VirtualService")
+        .await;
     assert!(output.contains("/orders/v1"), "{output}");
     browser.close().await;
     app.stop().await;
@@ -56,14 +43,7 @@ async fn the_server_rendered_page_already_holds_the_preview() {
 #[tokio::test]
 async fn after_hydration_the_preview_follows_typing_without_asking_the_server() {
     let app = TestApp::spawn().await;
-    let browser = Browser::start(Scripts::Enabled).await;
-    browser.sign_in_as(&app.address, "alice", "/preview").await;
-    browser
-        .client
-        .wait()
-        .for_element(Locator::Css("[data-hydrated=true]"))
-        .await
-        .expect("the page hydrates");
+    let browser = hydrated_preview(&app).await;
     let requests_before = resource_requests(&browser).await;
 
     let textarea = browser
@@ -80,7 +60,9 @@ async fn after_hydration_the_preview_follows_typing_without_asking_the_server() 
         .await
         .expect("types");
 
-    let output = wait_for_text(&browser, "#preview-output", "/payments/v2").await;
+    let output = browser
+        .wait_for_text("#preview-output", "/payments/v2")
+        .await;
     assert!(
         output.contains("payments.team-a.svc.cluster.local"),
         "{output}"
@@ -92,9 +74,11 @@ async fn after_hydration_the_preview_follows_typing_without_asking_the_server() 
     );
 
     textarea.send_keys("bogus: field\n").await.expect("types");
-    let status = wait_for_text(&browser, "#preview-status", "cannot be granted").await;
+    let status = browser
+        .wait_for_text("#preview-status", "cannot be granted")
+        .await;
     assert!(!status.is_empty());
-    let problems = wait_for_text(&browser, ".problems", "bogus").await;
+    let problems = browser.wait_for_text(".problems", "bogus").await;
     assert!(
         problems.contains("bogus"),
         "the problem names the field: {problems}"
@@ -118,7 +102,7 @@ async fn the_check_form_works_with_javascript_disabled() {
         .await
         .expect("submits");
 
-    let status = wait_for_text(&browser, "#server-check", "accepts").await;
+    let status = browser.wait_for_text("#server-check", "accepts").await;
     assert!(status.contains("file(s) would change"), "{status}");
     let textarea = browser
         .client
@@ -141,14 +125,7 @@ async fn the_check_form_works_with_javascript_disabled() {
 #[tokio::test]
 async fn the_check_form_answers_in_place_once_hydrated() {
     let app = TestApp::spawn().await;
-    let browser = Browser::start(Scripts::Enabled).await;
-    browser.sign_in_as(&app.address, "alice", "/preview").await;
-    browser
-        .client
-        .wait()
-        .for_element(Locator::Css("[data-hydrated=true]"))
-        .await
-        .expect("hydrates");
+    let browser = hydrated_preview(&app).await;
 
     browser
         .client
@@ -159,7 +136,7 @@ async fn the_check_form_answers_in_place_once_hydrated() {
         .await
         .expect("clicks");
 
-    wait_for_text(&browser, "#server-check", "accepts").await;
+    browser.wait_for_text("#server-check", "accepts").await;
     let url = browser.client.current_url().await.expect("url");
     assert_eq!(url.path(), "/preview");
     assert!(url.query().is_none(), "no full page load happened: {url}");

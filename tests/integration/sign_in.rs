@@ -51,6 +51,28 @@ async fn callback(app: &TestApp, code: &str, state: &str) -> reqwest::Response {
         .await
 }
 
+/// A whole sign-in: starts it, has the provider issue the token `spec` builds from the nonce
+/// Signalbox sent, and plays the callback with the state it sent. Returns the callback's answer.
+async fn sign_in_with(
+    app: &TestApp,
+    provider: &FakeProvider,
+    return_to: &str,
+    spec: impl FnOnce(String) -> TokenSpec,
+) -> reqwest::Response {
+    let (state, nonce) = start_sign_in(app, return_to).await;
+    provider.issue_once(&spec(nonce)).await;
+    callback(app, "code", &state).await
+}
+
+fn member_of(group: &str) -> impl FnOnce(String) -> TokenSpec {
+    let groups = vec![group.to_owned()];
+    move |nonce| TokenSpec {
+        nonce,
+        groups,
+        ..TokenSpec::default()
+    }
+}
+
 async fn refused_with(response: reqwest::Response, needle: &str) {
     assert_eq!(response.status(), 400);
     let body = response.text().await.expect("body");
@@ -78,13 +100,7 @@ async fn a_good_callback_signs_in_and_rotates_the_session_id() {
     let before = app
         .session_cookie()
         .expect("the pending sign-in lives in a session");
-    provider
-        .issue_once(&TokenSpec {
-            nonce,
-            groups: vec!["team-a".into()],
-            ..TokenSpec::default()
-        })
-        .await;
+    provider.issue_once(&member_of("team-a")(nonce)).await;
 
     let response = callback(&app, "good-code", &state).await;
 
@@ -106,12 +122,7 @@ async fn a_good_callback_signs_in_and_rotates_the_session_id() {
 async fn a_callback_with_the_wrong_state_is_refused() {
     let (app, provider) = app_with_provider().await;
     let (_state, nonce) = start_sign_in(&app, "/").await;
-    provider
-        .issue_once(&TokenSpec {
-            nonce,
-            ..TokenSpec::default()
-        })
-        .await;
+    provider.issue_once(&member_of("team-a")(nonce)).await;
 
     refused_with(callback(&app, "code", "forged-state").await, "wrong state").await;
     assert!(!is_signed_in(&app).await);
@@ -122,13 +133,7 @@ async fn a_callback_with_the_wrong_state_is_refused() {
 async fn a_replayed_code_is_refused() {
     let (app, provider) = app_with_provider().await;
     let (state, nonce) = start_sign_in(&app, "/").await;
-    provider
-        .issue_once(&TokenSpec {
-            nonce,
-            groups: vec!["team-a".into()],
-            ..TokenSpec::default()
-        })
-        .await;
+    provider.issue_once(&member_of("team-a")(nonce)).await;
     assert_eq!(callback(&app, "the-code", &state).await.status(), 303);
     app.client
         .post(app.url("/auth/logout"))
@@ -149,12 +154,7 @@ async fn a_replayed_code_is_refused() {
 async fn a_code_the_provider_already_redeemed_is_refused() {
     let (app, provider) = app_with_provider().await;
     let (state, nonce) = start_sign_in(&app, "/").await;
-    provider
-        .issue_once(&TokenSpec {
-            nonce,
-            ..TokenSpec::default()
-        })
-        .await;
+    provider.issue_once(&member_of("team-a")(nonce)).await;
     // Someone else redeemed the code first (the provider answers invalid_grant from now on).
     let stolen = reqwest::Client::new()
         .post(format!("{}/token", provider.issuer()))
@@ -175,15 +175,13 @@ async fn a_code_the_provider_already_redeemed_is_refused() {
 #[tokio::test]
 async fn a_token_with_the_wrong_nonce_is_refused() {
     let (app, provider) = app_with_provider().await;
-    let (state, _nonce) = start_sign_in(&app, "/").await;
-    provider
-        .issue_once(&TokenSpec {
-            nonce: "another-nonce".into(),
-            ..TokenSpec::default()
-        })
-        .await;
+    let response = sign_in_with(&app, &provider, "/", |_nonce| TokenSpec {
+        nonce: "another-nonce".into(),
+        ..TokenSpec::default()
+    })
+    .await;
 
-    refused_with(callback(&app, "code", &state).await, "wrong nonce").await;
+    refused_with(response, "wrong nonce").await;
     assert!(!is_signed_in(&app).await);
     app.stop().await;
 }
@@ -191,52 +189,42 @@ async fn a_token_with_the_wrong_nonce_is_refused() {
 #[tokio::test]
 async fn a_token_for_another_audience_is_refused() {
     let (app, provider) = app_with_provider().await;
-    let (state, nonce) = start_sign_in(&app, "/").await;
-    provider
-        .issue_once(&TokenSpec {
-            nonce,
-            audience: Some("another-app".into()),
-            ..TokenSpec::default()
-        })
-        .await;
+    let response = sign_in_with(&app, &provider, "/", |nonce| TokenSpec {
+        nonce,
+        audience: Some("another-app".into()),
+        ..TokenSpec::default()
+    })
+    .await;
 
-    refused_with(callback(&app, "code", &state).await, "wrong audience").await;
+    refused_with(response, "wrong audience").await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn an_expired_token_is_refused() {
     let (app, provider) = app_with_provider().await;
-    let (state, nonce) = start_sign_in(&app, "/").await;
-    provider
-        .issue_once(&TokenSpec {
-            nonce,
-            expired: true,
-            ..TokenSpec::default()
-        })
-        .await;
+    let response = sign_in_with(&app, &provider, "/", |nonce| TokenSpec {
+        nonce,
+        expired: true,
+        ..TokenSpec::default()
+    })
+    .await;
 
-    refused_with(callback(&app, "code", &state).await, "has expired").await;
+    refused_with(response, "has expired").await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn an_unsigned_token_is_refused() {
     let (app, provider) = app_with_provider().await;
-    let (state, nonce) = start_sign_in(&app, "/").await;
-    provider
-        .issue_once(&TokenSpec {
-            nonce,
-            unsigned: true,
-            ..TokenSpec::default()
-        })
-        .await;
-
-    refused_with(
-        callback(&app, "code", &state).await,
-        "not signed with an allowed algorithm",
-    )
+    let response = sign_in_with(&app, &provider, "/", |nonce| TokenSpec {
+        nonce,
+        unsigned: true,
+        ..TokenSpec::default()
+    })
     .await;
+
+    refused_with(response, "not signed with an allowed algorithm").await;
     assert!(!is_signed_in(&app).await);
     app.stop().await;
 }
@@ -244,36 +232,27 @@ async fn an_unsigned_token_is_refused() {
 #[tokio::test]
 async fn a_token_signed_with_an_unknown_key_is_refused() {
     let (app, provider) = app_with_provider().await;
-    let (state, nonce) = start_sign_in(&app, "/").await;
-    provider
-        .issue_once(&TokenSpec {
-            nonce,
-            unknown_key: true,
-            ..TokenSpec::default()
-        })
-        .await;
-
-    refused_with(
-        callback(&app, "code", &state).await,
-        "key the identity provider does not publish",
-    )
+    let response = sign_in_with(&app, &provider, "/", |nonce| TokenSpec {
+        nonce,
+        unknown_key: true,
+        ..TokenSpec::default()
+    })
     .await;
+
+    refused_with(response, "key the identity provider does not publish").await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn return_to_after_sign_in_never_leaves_the_site() {
     let (app, provider) = app_with_provider().await;
-    let (state, nonce) = start_sign_in(&app, "https://evil.example/phish").await;
-    provider
-        .issue_once(&TokenSpec {
-            nonce,
-            groups: vec!["team-a".into()],
-            ..TokenSpec::default()
-        })
-        .await;
-
-    let response = callback(&app, "code", &state).await;
+    let response = sign_in_with(
+        &app,
+        &provider,
+        "https://evil.example/phish",
+        member_of("team-a"),
+    )
+    .await;
 
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/");
@@ -283,15 +262,7 @@ async fn return_to_after_sign_in_never_leaves_the_site() {
 #[tokio::test]
 async fn signing_out_ends_the_session_and_the_providers_session() {
     let (app, provider) = app_with_provider().await;
-    let (state, nonce) = start_sign_in(&app, "/").await;
-    provider
-        .issue_once(&TokenSpec {
-            nonce,
-            groups: vec!["team-a".into()],
-            ..TokenSpec::default()
-        })
-        .await;
-    callback(&app, "code", &state).await;
+    sign_in_with(&app, &provider, "/", member_of("team-a")).await;
 
     let response = app
         .client
@@ -318,15 +289,7 @@ async fn signing_out_ends_the_session_and_the_providers_session() {
 #[tokio::test]
 async fn a_user_in_no_configured_group_is_asked_to_request_access() {
     let (app, provider) = app_with_provider().await;
-    let (state, nonce) = start_sign_in(&app, "/").await;
-    provider
-        .issue_once(&TokenSpec {
-            nonce,
-            groups: vec!["marketing".into()],
-            ..TokenSpec::default()
-        })
-        .await;
-    callback(&app, "code", &state).await;
+    sign_in_with(&app, &provider, "/", member_of("marketing")).await;
 
     let response = app.get("/").await;
 
@@ -477,5 +440,70 @@ async fn an_unknown_demo_persona_is_refused_naming_the_choices() {
     assert_eq!(response.status(), 422);
     let body = response.text().await.expect("body");
     assert!(body.contains("persona") && body.contains("alice"), "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_and_same_site_lax() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .client
+        .post(app.url("/auth/demo"))
+        .form(&[("persona", "alice")])
+        .send()
+        .await
+        .expect("sent");
+
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("signalbox_session="))
+        .expect("a session cookie is set")
+        .to_owned();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_cookie_without_secure_is_refused_off_loopback() {
+    let provider = FakeProvider::start().await;
+    let database = signalbox_tests::database::TestDatabase::create().await;
+    let mut settings = signalbox_tests::test_app::test_settings(&database.url());
+    settings.server.address = "0.0.0.0:0".parse().expect("address");
+    settings.auth.issuer = Some(provider.issuer());
+    settings.auth.client_id = Some(CLIENT_ID.to_owned());
+    settings.auth.secure_cookie = Some(false);
+
+    let built = server::startup::Application::build(
+        &settings,
+        server::startup::DatabaseMode::UseConfigured,
+    )
+    .await;
+
+    let error = built.err().expect("refused").to_string();
+    assert!(error.contains("secure_cookie"), "{error}");
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_lifetime_however_active() {
+    // A lifetime of zero hours: every sign-in is already past it on the next request.
+    let app = TestApp::spawn_with(|settings| settings.auth.absolute_timeout_hours = 0).await;
+    app.sign_in_as("alice").await;
+
+    let response = app
+        .client
+        .get(app.url("/preview"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("sent");
+
+    assert_eq!(response.status(), 303, "sent to sign in again");
+    assert!(!is_signed_in(&app).await);
     app.stop().await;
 }

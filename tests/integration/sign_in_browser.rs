@@ -1,38 +1,9 @@
 //! Signing in and out in a real browser, through a real OpenID provider run locally.
 
-use std::time::Duration;
-
-use fantoccini::Locator;
 use secrecy::SecretString;
 use signalbox_tests::TestApp;
 use signalbox_tests::browser::{Browser, Scripts};
 use signalbox_tests::oidc_provider::{CLIENT_ID, CLIENT_SECRET, OidcProvider};
-
-async fn click(browser: &Browser, css: &str) {
-    browser
-        .client
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|error| panic!("{css} never appeared: {error}"))
-        .click()
-        .await
-        .unwrap_or_else(|error| panic!("clicking {css}: {error}"));
-}
-
-async fn text_of(browser: &Browser, css: &str) -> String {
-    browser
-        .client
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|error| panic!("{css} never appeared: {error}"))
-        .text()
-        .await
-        .expect("text")
-}
 
 #[tokio::test]
 async fn signing_in_through_the_identity_provider_and_out_again() {
@@ -54,47 +25,44 @@ async fn signing_in_through_the_identity_provider_and_out_again() {
 
     // Not signed in: the portal sends the browser to its sign-in page.
     browser.client.goto(&app.url("/")).await.expect("navigates");
-    click(&browser, "#sign-in-link").await;
+    browser.click("#sign-in-link").await;
 
     // The provider's own login and consent pages.
-    let login = browser
-        .client
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css("input[name=login]"))
+    browser
+        .wait_for("input[name=login]")
         .await
-        .expect("the provider asks for a login");
-    login.send_keys("alice").await.expect("types");
+        .send_keys("alice")
+        .await
+        .expect("types");
     browser
         .client
-        .find(Locator::Css("input[name=password]"))
+        .find(fantoccini::Locator::Css("input[name=password]"))
         .await
         .expect("password")
         .send_keys("any")
         .await
         .expect("types");
-    click(&browser, "button[type=submit]").await;
-    click(&browser, "button[type=submit]").await;
+    browser
+        .click("input[name=prompt][value=login] ~ button[type=submit]")
+        .await;
+    browser
+        .click("input[name=prompt][value=consent] ~ button[type=submit]")
+        .await;
 
     // Back home, as Alice of team-a.
-    let greeting = text_of(&browser, "#greeting").await;
+    let greeting = browser.wait_for_text("#greeting", "Alice Example").await;
     assert!(greeting.contains("Alice Example"), "{greeting}");
     assert!(greeting.contains("team-a"), "{greeting}");
 
     // Sign out here and at the provider.
-    click(&browser, "form[action='/auth/logout'] button").await;
-    click(&browser, "button[value=yes]").await;
-    let signed_out = text_of(&browser, "#signed-out").await;
+    browser.click("form[action='/auth/logout'] button").await;
+    browser.click("button[value=yes]").await;
+    let signed_out = browser.wait_for_text("#signed-out", "signed out").await;
     assert!(signed_out.contains("signed out"), "{signed_out}");
 
     // And the portal asks to sign in again.
     browser.client.goto(&app.url("/")).await.expect("navigates");
-    browser
-        .client
-        .wait()
-        .for_element(Locator::Css("#sign-in-link"))
-        .await
-        .expect("asked to sign in again");
+    browser.wait_for("#sign-in-link").await;
     let url = browser.client.current_url().await.expect("url");
     assert_eq!(url.path(), "/sign-in");
     browser.close().await;

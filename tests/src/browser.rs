@@ -123,6 +123,46 @@ impl Browser {
         panic!("signing in as {persona} did not land on {path}");
     }
 
+    /// Waits (up to 15 s) for the element `css` selects.
+    pub async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|error| panic!("{css} never appeared: {error}"))
+    }
+
+    /// Waits for `css`, then clicks it.
+    pub async fn click(&self, css: &str) {
+        self.wait_for(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|error| panic!("clicking {css}: {error}"));
+    }
+
+    /// Waits until the element `css` selects contains `needle`, and returns its text.
+    pub async fn wait_for_text(&self, css: &str, needle: &str) -> String {
+        let mut last = String::new();
+        for _ in 0..150 {
+            if let Ok(element) = self.client.find(fantoccini::Locator::Css(css)).await {
+                last = element.text().await.unwrap_or_default();
+                if last.contains(needle) {
+                    return last;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let url = self
+            .client
+            .current_url()
+            .await
+            .map(|url| url.to_string())
+            .unwrap_or_default();
+        panic!("{css} never contained {needle:?} (last text {last:?}, at {url})");
+    }
+
     /// Ends the WebDriver session (closing Chromium) and the driver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;

@@ -40,6 +40,32 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings
 }
 
+/// One running server: where it listens and how to stop it.
+struct Running {
+    address: String,
+    pool: sqlx::PgPool,
+    shutdown: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start(settings: &Settings) -> Running {
+    let app = Application::build(settings, DatabaseMode::UseConfigured)
+        .await
+        .expect("the application builds");
+    let address = format!("http://{}", app.local_addr());
+    let pool = app.backend().pool.clone();
+    let (shutdown, stopped) = oneshot::channel();
+    let server = tokio::spawn(app.run_until(async move {
+        stopped.await.ok();
+    }));
+    Running {
+        address,
+        pool,
+        shutdown,
+        server,
+    }
+}
+
 impl TestApp {
     /// Starts the server with default test settings and waits until it is ready.
     pub async fn spawn() -> Self {
@@ -51,15 +77,7 @@ impl TestApp {
         let database = TestDatabase::create().await;
         let mut settings = test_settings(&database.url());
         customise(&mut settings);
-        let app = Application::build(&settings, DatabaseMode::UseConfigured)
-            .await
-            .expect("the application builds");
-        let address = format!("http://{}", app.local_addr());
-        let pool = app.backend().pool.clone();
-        let (shutdown, stopped) = oneshot::channel();
-        let server = tokio::spawn(app.run_until(async move {
-            stopped.await.ok();
-        }));
+        let running = start(&settings).await;
         let cookies = std::sync::Arc::new(reqwest::cookie::Jar::default());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -67,13 +85,13 @@ impl TestApp {
             .build()
             .expect("client builds");
         let app = Self {
-            address,
+            address: running.address,
             client,
             cookies,
-            pool,
+            pool: running.pool,
             database,
-            shutdown: Some(shutdown),
-            server: Some(server),
+            shutdown: Some(running.shutdown),
+            server: Some(running.server),
         };
         app.wait_until_ready().await;
         app
@@ -110,6 +128,18 @@ impl TestApp {
     /// Stops this server and starts a new one on the same database, keeping the client (and so
     /// its cookies): what a deploy or a crash looks like from a browser.
     pub async fn restart(mut self) -> Self {
+        self.shut_down().await;
+        let running = start(&test_settings(&self.database.url())).await;
+        self.address = running.address;
+        self.pool = running.pool;
+        self.shutdown = Some(running.shutdown);
+        self.server = Some(running.server);
+        self.wait_until_ready().await;
+        self
+    }
+
+    /// Stops the server gracefully and waits for it to finish.
+    async fn shut_down(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             shutdown.send(()).ok();
         }
@@ -119,22 +149,6 @@ impl TestApp {
                 .expect("server task joins")
                 .expect("server stops cleanly");
         }
-        let settings = test_settings(&self.database.url());
-        let app = Application::build(&settings, DatabaseMode::UseConfigured)
-            .await
-            .expect("rebuilds");
-        let address = format!("http://{}", app.local_addr());
-        let pool = app.backend().pool.clone();
-        let (shutdown, stopped) = oneshot::channel();
-        let server = tokio::spawn(app.run_until(async move {
-            stopped.await.ok();
-        }));
-        self.address = address;
-        self.pool = pool;
-        self.shutdown = Some(shutdown);
-        self.server = Some(server);
-        self.wait_until_ready().await;
-        self
     }
 
     /// The session cookie's value, if the client holds one.
@@ -161,17 +175,9 @@ impl TestApp {
             .expect("request sent")
     }
 
-    /// Stops the server gracefully and waits for it to finish.
+    /// Stops the server gracefully, waits for it, and closes the pool.
     pub async fn stop(mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            shutdown.send(()).ok();
-        }
-        if let Some(server) = self.server.take() {
-            server
-                .await
-                .expect("server task joins")
-                .expect("server stops cleanly");
-        }
+        self.shut_down().await;
         self.pool.close().await;
     }
 }
