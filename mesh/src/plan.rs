@@ -166,7 +166,10 @@ impl<'a> State<'a> {
                     existing.origin.unwrap_or("this batch")
                 )
             } else {
-                format!("leased to team {}", lease.owner)
+                match existing.origin {
+                    Some(origin) => format!("leased to team {} by {origin}", lease.owner),
+                    None => format!("leased to team {}", lease.owner),
+                }
             };
             let same_team = &lease.owner == route.team();
             let kind = if conflict.overlap == Overlap::Equal && same_team && !existing.is_new {

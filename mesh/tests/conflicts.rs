@@ -308,7 +308,7 @@ fn plan_refuses_an_equal_prefix_of_another_team() {
     );
     assert_eq!(
         problems[0].to_string(),
-        "team-b/orders: path: prefix /orders is the same as prefix /orders (leased to team team-a) on api.prod.example.com in prod; choose a path outside it"
+        "team-b/orders: path: prefix /orders is the same as prefix /orders (leased to team team-a by team-a/orders) on api.prod.example.com in prod; choose a path outside it"
     );
 }
 

@@ -103,7 +103,7 @@ async fn the_check_form_works_with_javascript_disabled() {
         .expect("submits");
 
     let status = browser.wait_for_text("#server-check", "accepts").await;
-    assert!(status.contains("file(s) would change"), "{status}");
+    assert!(status.contains("would change"), "{status}");
     let textarea = browser
         .client
         .find(Locator::Id("request"))

@@ -82,11 +82,12 @@ async fn the_server_check_refuses_a_route_that_conflicts_with_a_granted_one() {
         "host": "api.dev.example.com", "path": "/orders", "match": "prefix",
         "target": {"namespace": "team-b", "service": "orders", "port": 8080}
     });
+    let stored_id = uuid::Uuid::new_v4();
     sqlx::query(
         "insert into requests (id, kind, environment, team, requester, payload, state) \
          values ($1, 'ApiRoute', 'dev', 'team-b', 'someone', $2, 'live')",
     )
-    .bind(uuid::Uuid::new_v4())
+    .bind(stored_id)
     .bind(&granted)
     .execute(&app.pool)
     .await
@@ -100,5 +101,18 @@ async fn the_server_check_refuses_a_route_that_conflicts_with_a_granted_one() {
         html.contains("team-b"),
         "the conflict names the owner: {html}"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_server_check_refuses_a_request_for_someone_elses_team() {
+    let app = TestApp::spawn().await;
+    app.sign_in_as("bob").await;
+
+    let response = app.get(ORDERS_ROUTE_PREVIEW).await;
+
+    let html = response.text().await.expect("body");
+    assert!(html.contains("The server refuses this request"), "{html}");
+    assert!(html.contains("you request for team-b"), "{html}");
     app.stop().await;
 }

@@ -31,17 +31,66 @@ pub enum Outcome {
     Refused { problems: Vec<mesh::Problem> },
 }
 
+/// Which teams the user may request for: platform admins for any, everyone else for their own.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TeamScope {
+    Any,
+    Only(Vec<String>),
+}
+
+impl TeamScope {
+    pub fn of(viewer: &crate::auth::Viewer) -> Self {
+        if viewer.platform_admin {
+            Self::Any
+        } else {
+            Self::Only(viewer.requester_for.clone())
+        }
+    }
+
+    fn problems(&self, requests: &[mesh::Request]) -> Vec<mesh::Problem> {
+        let Self::Only(teams) = self else {
+            return Vec::new();
+        };
+        requests
+            .iter()
+            .filter(|request| !teams.iter().any(|team| team == request.team().as_str()))
+            .map(|request| {
+                let yours = if teams.is_empty() {
+                    "no team".to_owned()
+                } else {
+                    teams.join(", ")
+                };
+                mesh::Problem::policy(
+                    "team",
+                    format!(
+                        "you request for {yours}; ask a member of {} to request this",
+                        request.team().as_str()
+                    ),
+                )
+                .in_source(request.origin())
+            })
+            .collect()
+    }
+}
+
 /// Parses and plans `text` against `granted`; the same function runs in the browser and on the
 /// server, so the preview and the check cannot disagree about the rules.
 pub fn check_text(
     catalog: &mesh::Catalog,
     granted: &[mesh::request::Request],
+    scope: &TeamScope,
     text: &str,
 ) -> Outcome {
     let requests = match mesh::request::parse_documents("request", text) {
         Ok(requests) => requests,
         Err(problems) => return Outcome::Refused { problems },
     };
+    let not_yours = scope.problems(&requests);
+    if !not_yours.is_empty() {
+        return Outcome::Refused {
+            problems: not_yours,
+        };
+    }
     match mesh::plan(catalog, granted, &requests) {
         Ok(plan) => Outcome::Rendered {
             yaml: plan.to_multi_document_yaml(),
@@ -78,13 +127,20 @@ pub async fn check_request(request: String) -> Result<Outcome, ServerFnError> {
             problems: Vec::new(),
         });
     }
+    let user: backend::auth::CurrentUser = leptos_axum::extract().await?;
+    let scope = if user.roles.platform_admin {
+        TeamScope::Any
+    } else {
+        TeamScope::Only(user.roles.requester_for.into_iter().collect())
+    };
     let backend = expect_context::<backend::Backend>();
-    check_against_database(&backend, &request).await
+    check_against_database(&backend, &scope, &request).await
 }
 
 #[cfg(feature = "ssr")]
 async fn check_against_database(
     backend: &backend::Backend,
+    scope: &TeamScope,
     text: &str,
 ) -> Result<Outcome, ServerFnError> {
     let requests = match mesh::request::parse_documents("request", text) {
@@ -100,14 +156,19 @@ async fn check_against_database(
         let claims = backend::requests::existing_claims(&backend.pool, &environment)
             .await
             .map_err(errors::internal)?;
-        for payload in claims.granted.iter().chain(&claims.pending) {
-            let stored = mesh::request::Request::from_value(payload).map_err(|problems| {
-                errors::internal(format!("stored request does not parse: {problems:?}"))
-            })?;
-            granted.push(stored);
+        for claim in claims.granted.iter().chain(&claims.pending) {
+            let stored =
+                mesh::request::Request::from_value(&claim.payload).map_err(|problems| {
+                    errors::internal(format!(
+                        "stored request {} does not parse: {problems:?}",
+                        claim.id
+                    ))
+                })?;
+            // Conflicts then name the stored request they collide with.
+            granted.push(stored.with_origin(format!("request {}", claim.id)));
         }
     }
-    Ok(check_text(&backend.catalog, &granted, text))
+    Ok(check_text(&backend.catalog, &granted, scope, text))
 }
 
 #[cfg(feature = "ssr")]
@@ -132,6 +193,7 @@ pub fn PreviewPage() -> impl IntoView {
             .unwrap_or_else(|| EXAMPLE_REQUEST.to_owned()),
     );
     let catalog_config = Resource::new(|| (), |()| load_catalog_config());
+    let session = crate::auth::use_session();
     // Without JavaScript a check arrives here as `?request=…`; the server renders its result.
     let server_check = Resource::new(
         move || query.with(|q| q.get("request")),
@@ -191,7 +253,13 @@ pub fn PreviewPage() -> impl IntoView {
                                     Ok(config) => {
                                         match mesh::Catalog::from_config(config.environments, config.teams) {
                                             Ok(catalog) => {
-                                                let outcome = Memo::new(move |_| check_text(&catalog, &[], &text.get()));
+                                                let scope = session
+                                                    .get()
+                                                    .and_then(Result::ok)
+                                                    .and_then(|info| info.viewer)
+                                                    .map(|viewer| TeamScope::of(&viewer))
+                                                    .unwrap_or(TeamScope::Only(Vec::new()));
+                                                let outcome = Memo::new(move |_| check_text(&catalog, &[], &scope, &text.get()));
                                                 view! { <OutcomeView outcome=Signal::from(outcome) /> }.into_any()
                                             }
                                             Err(problems) => view! {
@@ -225,7 +293,7 @@ fn ServerCheck(
                 result.map(|result| match result {
                     Ok(Outcome::Rendered { files, .. }) => view! {
                         <p class="status ok" role="status" id="server-check">
-                            {format!("The server accepts this request: {files} file(s) would change.")}
+                            {format!("The server accepts this request: {} would change.", files_changed(files))}
                         </p>
                     }.into_any(),
                     Ok(Outcome::Refused { problems }) => view! {
@@ -248,7 +316,7 @@ fn OutcomeView(outcome: Signal<Outcome>) -> impl IntoView {
     move || {
         match outcome.get() {
         Outcome::Rendered { yaml, files } => view! {
-            <p class="status ok" id="preview-status">{format!("{files} file(s) would change.")}</p>
+            <p class="status ok" id="preview-status">{format!("{} would change.", files_changed(files))}</p>
             <pre class="output" id="preview-output"><code>{yaml}</code></pre>
         }
         .into_any(),
@@ -261,14 +329,27 @@ fn OutcomeView(outcome: Signal<Outcome>) -> impl IntoView {
     }
 }
 
+fn files_changed(files: usize) -> String {
+    if files == 1 {
+        "1 file".to_owned()
+    } else {
+        format!("{files} files")
+    }
+}
+
 #[component]
 fn ProblemList(problems: Vec<mesh::Problem>) -> impl IntoView {
     view! {
         <ul class="problems">
             {problems
                 .into_iter()
-                .map(|problem| view! {
-                    <li><span class="field">{problem.field.clone()}</span>{problem.message.clone()}</li>
+                .map(|problem| {
+                    // With several documents, say which one ("request#2") the problem is in.
+                    let place = match &problem.source {
+                        Some(source) if source.contains('#') => format!("{source} · {}", problem.field),
+                        _ => problem.field.clone(),
+                    };
+                    view! { <li><span class="field">{place}</span>{problem.message.clone()}</li> }
                 })
                 .collect_view()}
         </ul>
