@@ -69,7 +69,8 @@ ensure_test_postgres() {
     return 0
   fi
   ensure_apt postgresql
-  local port=55432 dir="$ROOT/target/test-postgres"
+  # Under /tmp, which the `postgres` user can reach even when the checkout is under /root.
+  local port=55432 dir="${TMPDIR:-/tmp}/signalbox-test-postgres"
   local bindir; bindir="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
   local runas=()
   [ "$(id -u)" = 0 ] && runas=(runuser -u postgres --)

@@ -30,9 +30,24 @@ impl EmbeddedPostgres {
         let run_as = is_root().then(|| "postgres".to_owned());
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
-        let data_dir = data_dir
+        let mut data_dir = data_dir
             .canonicalize()
             .with_context(|| format!("resolving {}", data_dir.display()))?;
+        if let Some(user) = &run_as
+            && !reachable_by(user, &data_dir)
+        {
+            // A checkout under /root is closed to the `postgres` user; keep the cluster where it
+            // can reach it instead of failing.
+            let fallback = std::env::temp_dir().join("signalbox-demo-postgres");
+            tracing::warn!(
+                wanted = %data_dir.display(),
+                using = %fallback.display(),
+                "the postgres user cannot reach the data folder; using a shared temporary folder"
+            );
+            std::fs::create_dir_all(&fallback)
+                .with_context(|| format!("creating {}", fallback.display()))?;
+            data_dir = fallback;
+        }
         let cluster = Self {
             data_dir,
             port,
@@ -136,6 +151,16 @@ fn run(command: &mut Command) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Whether `user` can enter every folder on the way to `dir` (Postgres must, to use it).
+fn reachable_by(user: &str, dir: &Path) -> bool {
+    let parent = dir.parent().unwrap_or(dir);
+    Command::new("runuser")
+        .args(["-u", user, "--", "test", "-x"])
+        .arg(parent)
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 fn is_root() -> bool {

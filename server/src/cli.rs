@@ -98,12 +98,9 @@ fn migrate(config: Option<PathBuf>) -> ExitCode {
         Err(code) => return code,
     };
     telemetry::init(settings.server.log_format);
-    let Some(url) = settings.database.configured_url() else {
-        eprintln!("signalbox: migrate needs database.url (or SIGNALBOX_DATABASE__URL)");
-        return ExitCode::from(2);
-    };
     let result = runtime().block_on(async {
-        let pool = sqlx::PgPool::connect(url).await?;
+        let options = crate::startup::connect_options(&settings)?;
+        let pool = sqlx::PgPool::connect_with(options).await?;
         backend::db::migrate(&pool).await?;
         anyhow::Ok(())
     });

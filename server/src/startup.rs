@@ -234,34 +234,43 @@ async fn migrate_until_done(pool: sqlx::PgPool) {
     }
 }
 
+/// Where the database is when nothing is started for it: `database.url`, or the local default
+/// (`postgres@127.0.0.1:<embedded.port>/<name>`).
+pub fn connect_options(settings: &Settings) -> anyhow::Result<PgConnectOptions> {
+    let db = &settings.database;
+    match db.configured_url() {
+        Some(url) => url
+            .parse()
+            .context("database.url is not a valid postgres:// URL"),
+        None => Ok(local_admin_options(settings).database(&db.name)),
+    }
+}
+
+fn local_admin_options(settings: &Settings) -> PgConnectOptions {
+    PgConnectOptions::new()
+        .host("127.0.0.1")
+        .port(settings.database.embedded.port)
+        .username("postgres")
+}
+
 async fn database(
     settings: &Settings,
     mode: DatabaseMode,
 ) -> anyhow::Result<(PgConnectOptions, Option<EmbeddedPostgres>)> {
     let db = &settings.database;
-    if let Some(url) = db.configured_url() {
-        let options: PgConnectOptions = url
-            .parse()
-            .context("database.url is not a valid postgres:// URL")?;
-        return Ok((options, None));
+    if db.configured_url().is_some() || mode == DatabaseMode::UseConfigured {
+        return Ok((connect_options(settings)?, None));
     }
     let address = SocketAddr::from(([127, 0, 0, 1], db.embedded.port));
-    let admin = PgConnectOptions::new()
-        .host("127.0.0.1")
-        .port(db.embedded.port)
-        .username("postgres");
-    let embedded = if mode == DatabaseMode::StartEmbeddedIfAbsent
-        && !embedded_postgres::is_listening(address)
-    {
+    let admin = local_admin_options(settings);
+    let embedded = if !embedded_postgres::is_listening(address) {
         let data_dir = db.embedded.data_dir.clone();
         let port = db.embedded.port;
         Some(tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir, port)).await??)
     } else {
         None
     };
-    if mode == DatabaseMode::StartEmbeddedIfAbsent {
-        backend::db::ensure_database(&admin, &db.name).await?;
-    }
+    backend::db::ensure_database(&admin, &db.name).await?;
     Ok((admin.database(&db.name), embedded))
 }
 

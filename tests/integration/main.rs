@@ -4,6 +4,7 @@
 mod demo;
 mod health;
 mod hydration;
+mod migrate;
 mod pages;
 mod render_cli;
 mod sign_in;
