@@ -9,7 +9,9 @@
 //! bundle is exact.
 //!
 //! Run from the workspace root:
-//! `cargo run -p mesh --example vendor_schemas -- ../shared/istio/crds/istio-1.24.yaml mesh/schemas/istio-1.24.json`
+//! `cargo run -p mesh --example vendor_schemas -- istio-1.24-crds.yaml mesh/schemas/istio-1.24.json`
+//! where the input is the release's CRD bundle (`manifests/charts/base/files/crd-all.gen.yaml`
+//! in Istio's repository).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;

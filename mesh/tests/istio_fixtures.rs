@@ -1,6 +1,5 @@
-//! Istio's own validation fixtures (copied from `../shared/istio/testdata` into
-//! `tests/fixtures/istio/`) for the kinds Signalbox generates, run through our validator:
-//! every `*-valid` document is accepted, every `*-invalid` document is refused with the error
+//! Istio's own valid/invalid config fixtures (copied into `tests/fixtures/istio/`) for the kinds
+//! Signalbox generates, run through our validator: every `*-valid` document is accepted, every `*-invalid` document is refused with the error
 //! Istio expects (`_err`). The testdata has no VirtualService, Sidecar or Gateway fixtures; the
 //! validated reference layouts cover those kinds instead.
 //!

@@ -1,6 +1,6 @@
 //! Istio's validating-webhook rules that the CRD schemas do not express.
 //!
-//! Source: `../shared/istio/SEMANTICS.md` (istio/istio `pkg/config/validation`). Implemented for
+//! Source: istio/istio `pkg/config/validation` (`validation.go`, `virtualservice.go`). Implemented for
 //! the five kinds Signalbox generates:
 //! - VirtualService: host syntax, `*` not on mesh, duplicate/overlapping hosts; delegates (no
 //!   hosts) without gateways/tls/tcp and without nested delegation; gateway references; at least
