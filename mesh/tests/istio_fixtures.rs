@@ -1,7 +1,8 @@
 //! Istio's own valid/invalid config fixtures (copied into `tests/fixtures/istio/`) for the kinds
-//! Signalbox generates, run through our validator: every `*-valid` document is accepted, every `*-invalid` document is refused with the error
-//! Istio expects (`_err`). The testdata has no VirtualService, Sidecar or Gateway fixtures; the
-//! validated reference layouts cover those kinds instead.
+//! Signalbox generates, run through our validator: every `*-valid` document is accepted, every
+//! `*-invalid` document is refused with the error Istio expects (`_err`). The testdata has no
+//! VirtualService, Sidecar or Gateway fixtures; the validated reference layouts cover those kinds
+//! instead.
 //!
 //! The fixtures come from Istio master, so they are checked against the newest vendored bundle
 //! (1.30). Documents with `apiVersion: networking.istio.io/v1alpha3` are validated as served:
