@@ -60,12 +60,15 @@ setup_wasm_toolchain() {
   WASM_TARGET_DIR="$ROOT/target-wasm"
 }
 
-# postgres_url: the database the tests use. A reachable server on 127.0.0.1:5432 is used as is;
-# otherwise a throwaway cluster is started under target/test-postgres (and stopped on exit).
+# The database server the tests use, exported as SIGNALBOX_TEST_DATABASE_URL: a server on
+# 127.0.0.1:5432 that lets `postgres` in without a password (as CI's does) is used as it is;
+# otherwise a throwaway cluster on 127.0.0.1:55432 is started (or reused, if a killed run left it
+# running) and stopped again when the script exits.
 ensure_test_postgres() {
   if [ -n "${SIGNALBOX_TEST_DATABASE_URL:-}" ]; then return 0; fi
-  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
-    export SIGNALBOX_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres"
+  local local_url="postgres://postgres@127.0.0.1:5432/postgres"
+  if PGCONNECT_TIMEOUT=3 psql -w -q "$local_url" -c 'select 1' >/dev/null 2>&1; then
+    export SIGNALBOX_TEST_DATABASE_URL="$local_url"
     return 0
   fi
   ensure_apt postgresql
@@ -73,15 +76,18 @@ ensure_test_postgres() {
   local port=55432 dir="${TMPDIR:-/tmp}/signalbox-test-postgres"
   local bindir; bindir="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
   local runas=()
-  [ "$(id -u)" = 0 ] && runas=(runuser -u postgres --)
+  if [ "$(id -u)" = 0 ]; then runas=(runuser -u postgres --); fi
   mkdir -p "$dir"
-  [ "$(id -u)" = 0 ] && chown -R postgres "$dir"
+  if [ "$(id -u)" = 0 ]; then chown -R postgres "$dir"; fi
   if [ ! -f "$dir/pgdata/PG_VERSION" ]; then
     "${runas[@]}" "$bindir/initdb" --auth=trust --username=postgres --no-sync -D "$dir/pgdata" >/dev/null
   fi
-  log "starting a throwaway PostgreSQL on 127.0.0.1:$port"
-  "${runas[@]}" "$bindir/pg_ctl" -D "$dir/pgdata" -l "$dir/postgres.log" -w \
-    -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c fsync=off -c max_connections=200" start >/dev/null
+  if ! "${runas[@]}" "$bindir/pg_ctl" -D "$dir/pgdata" status >/dev/null 2>&1; then
+    log "starting a throwaway PostgreSQL on 127.0.0.1:$port"
+    "${runas[@]}" "$bindir/pg_ctl" -D "$dir/pgdata" -l "$dir/postgres.log" -w \
+      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='' -c fsync=off -c max_connections=200" \
+      start >/dev/null
+  fi
   # shellcheck disable=SC2064
   trap "${runas[*]} $bindir/pg_ctl -D $dir/pgdata -m fast -w stop >/dev/null" EXIT
   export SIGNALBOX_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"

@@ -32,9 +32,17 @@ check_db="signalbox_sqlx_check_$$"
 admin_url="$SIGNALBOX_TEST_DATABASE_URL"
 base_url="${admin_url%/*}"
 psql -q "$admin_url" -c "drop database if exists $check_db" -c "create database $check_db" >/dev/null
-DATABASE_URL="$base_url/$check_db" sqlx migrate run --source migrations >/dev/null
-DATABASE_URL="$base_url/$check_db" cargo sqlx prepare --workspace --check -- -p backend
+if DATABASE_URL="$base_url/$check_db" sqlx migrate run --source migrations >/dev/null &&
+  DATABASE_URL="$base_url/$check_db" cargo sqlx prepare --workspace --check -- -p backend; then
+  prepared=1
+else
+  prepared=0
+fi
 psql -q "$admin_url" -c "drop database if exists $check_db" >/dev/null
+if [ "$prepared" = 0 ]; then
+  echo "the .sqlx query cache is stale: run cargo sqlx prepare --workspace -- -p backend" >&2
+  exit 1
+fi
 
 log "building (server + browser bundle)"
 scripts/build.sh

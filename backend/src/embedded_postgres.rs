@@ -73,9 +73,9 @@ impl EmbeddedPostgres {
                 .arg("-D")
                 .arg(cluster.pgdata()))?;
         }
+        // TCP on loopback only; no Unix socket, whose path length and characters Postgres limits.
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} -c fsync=off",
-            cluster.data_dir.display()
+            "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories='' -c fsync=off"
         );
         run(cluster
             .command("pg_ctl")
