@@ -107,6 +107,25 @@ pub async fn load_session() -> Result<SessionInfo, ServerFnError> {
     })
 }
 
+/// The signed-in user with a role, for server functions: anyone else gets 401 (not signed in) or
+/// 403 (no role) and a message saying what to do.
+#[cfg(feature = "ssr")]
+pub async fn require_member() -> Result<backend::auth::CurrentUser, ServerFnError> {
+    use backend::auth::{AuthRejection, MaybeUser};
+    let MaybeUser(user) = leptos_axum::extract::<MaybeUser>()
+        .await
+        .map_err(crate::errors::internal)?;
+    let (status, rejection) = match user {
+        Some(user) if !user.roles.is_empty() => return Ok(user),
+        Some(_) => (http::StatusCode::FORBIDDEN, AuthRejection::NoRole),
+        None => (http::StatusCode::UNAUTHORIZED, AuthRejection::NotSignedIn),
+    };
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status);
+    }
+    Err(ServerFnError::ServerError(rejection.to_string()))
+}
+
 /// The session, loaded once per page render and shared through context.
 pub type SessionResource = Resource<Result<SessionInfo, ServerFnError>>;
 

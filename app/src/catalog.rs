@@ -14,6 +14,7 @@ pub struct CatalogConfig {
 
 #[server]
 pub async fn load_catalog_config() -> Result<CatalogConfig, ServerFnError> {
+    crate::auth::require_member().await?;
     let backend = expect_context::<backend::Backend>();
     Ok(CatalogConfig {
         environments: backend.catalog_source.environments.clone(),

@@ -6,7 +6,7 @@ use leptos::prelude::ServerFnError;
 /// Logs `error` with a fresh reference id and returns the message the user sees.
 #[cfg(feature = "ssr")]
 pub fn internal(error: impl std::fmt::Display) -> ServerFnError {
-    let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let reference = backend::auth::reference_id();
     tracing::error!(reference = %reference, error = %error, "server function failed");
     ServerFnError::new(internal_message(&reference))
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
-use crate::startup::{Application, DatabaseMode, shutdown_signal};
+use crate::startup::{Application, Mode, shutdown_signal};
 use crate::telemetry;
 
 #[derive(Debug, Parser)]
@@ -46,8 +46,8 @@ impl Cli {
     pub fn run(self) -> ExitCode {
         match self.command {
             Command::Render(args) => crate::render::run(&args),
-            Command::Serve { config } => serve(config, DatabaseMode::UseConfigured),
-            Command::Demo { config } => serve(config, DatabaseMode::StartEmbeddedIfAbsent),
+            Command::Serve { config } => serve(config, Mode::Production),
+            Command::Demo { config } => serve(config, Mode::Demo),
             Command::Migrate { config } => migrate(config),
         }
     }
@@ -67,7 +67,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("the async runtime starts")
 }
 
-fn serve(config: Option<PathBuf>, mode: DatabaseMode) -> ExitCode {
+fn serve(config: Option<PathBuf>, mode: Mode) -> ExitCode {
     let settings = match load(config) {
         Ok(settings) => settings,
         Err(code) => return code,

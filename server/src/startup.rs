@@ -17,7 +17,6 @@ use backend::auth::oidc::{OidcClient, OidcSettings};
 use backend::auth::{AccessPolicy, SessionLimits};
 use backend::embedded_postgres::{self, EmbeddedPostgres};
 use backend::state::CatalogSource;
-use secrecy::ExposeSecret as _;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
@@ -26,13 +25,15 @@ use crate::config::Settings;
 use crate::http::auth::SignIn;
 use crate::http::{self, AppState};
 
-/// Whether Signalbox may start its own throwaway database when none is configured or reachable.
+/// What Signalbox may do for itself when parts are not configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatabaseMode {
-    /// Production: use what is configured (or the local default) and wait for it.
-    UseConfigured,
-    /// The demo: start a throwaway cluster when nothing is configured and nothing listens.
-    StartEmbeddedIfAbsent,
+pub enum Mode {
+    /// `serve`: use the configured (or local default) database and wait for it; an identity
+    /// provider is required.
+    Production,
+    /// `demo`: start a throwaway database when none is configured or listening, and offer demo
+    /// personas when no identity provider is configured, on loopback only.
+    Demo,
 }
 
 /// A bound, not yet serving, Signalbox.
@@ -45,7 +46,7 @@ pub struct Application {
 
 impl Application {
     /// Binds the listener (port 0 picks a free one), connects the pool and prepares the router.
-    pub async fn build(settings: &Settings, mode: DatabaseMode) -> anyhow::Result<Self> {
+    pub async fn build(settings: &Settings, mode: Mode) -> anyhow::Result<Self> {
         let catalog = Arc::new(settings.catalog()?);
         let (connect, embedded) = database(settings, mode).await?;
         let pool = backend::db::connect_lazy(connect, settings.database.max_connections);
@@ -63,7 +64,6 @@ impl Application {
             environments: settings.environments.clone(),
             teams: settings.teams.clone(),
         });
-        let loopback = address.ip().is_loopback();
         let public_url = settings
             .server
             .public_url
@@ -71,8 +71,10 @@ impl Application {
             .unwrap_or_else(|| format!("http://{address}"))
             .trim_end_matches('/')
             .to_owned();
+        // Only on loopback, and only reached on loopback: a proxy in front would expose it.
+        let loopback = address.ip().is_loopback() && url_host_is_loopback(&public_url);
         let auth_settings = &settings.auth;
-        let sign_in = sign_in(settings, &public_url, loopback).await?;
+        let sign_in = sign_in(settings, mode, &public_url, loopback).await?;
         let limits = SessionLimits {
             idle: time::Duration::minutes(i64::from(auth_settings.idle_timeout_minutes)),
             absolute: time::Duration::hours(i64::from(auth_settings.absolute_timeout_hours)),
@@ -85,16 +87,17 @@ impl Application {
             limits,
             demo: matches!(sign_in, SignIn::Demo),
         };
+        let https = public_url.starts_with("https://");
         let secure = match auth_settings.secure_cookie {
             Some(false) if !loopback => anyhow::bail!(
-                "auth.secure_cookie = false is only allowed while listening on a loopback address; \
-                 {address} is reachable from other machines"
+                "auth.secure_cookie = false is only allowed while listening on, and reached at, a \
+                 loopback address; {address} ({public_url}) is reachable from other machines"
             ),
             Some(secure) => secure,
-            None => !loopback,
+            None => https || !loopback,
         };
         let sessions = SessionManagerLayer::new(PostgresStore::new(pool.clone()))
-            .with_name("signalbox_session")
+            .with_name(session_cookie_name(secure))
             .with_http_only(true)
             .with_secure(secure)
             .with_same_site(SameSite::Lax)
@@ -106,7 +109,12 @@ impl Application {
             catalog_source,
         };
         let csp = crate::http::security::PolicyExtras {
-            form_action_origin: settings.auth.issuer.as_deref().and_then(origin_of),
+            // Signing out posts to us and is redirected to the provider's end-session endpoint.
+            form_action_origin: match &sign_in {
+                SignIn::Oidc(client) => client.end_session_origin(),
+                SignIn::Demo => None,
+            },
+            hsts: https,
         };
         let state = AppState {
             leptos_options,
@@ -159,16 +167,43 @@ impl Application {
     }
 }
 
-/// `scheme://host[:port]` of a URL.
-fn origin_of(url: &str) -> Option<String> {
-    let parsed = url::Url::parse(url).ok()?;
-    Some(parsed.origin().ascii_serialization())
+/// The session cookie's name: with `Secure`, the `__Host-` prefix makes browsers refuse the same
+/// cookie set by a sibling host (other apps under the same wildcard domain).
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-signalbox_session"
+    } else {
+        "signalbox_session"
+    }
+}
+
+fn url_host_is_loopback(url: &str) -> bool {
+    match url::Url::parse(url)
+        .ok()
+        .and_then(|url| url.host().map(|host| host.to_owned()))
+    {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// How people sign in: the configured provider, or the demo personas on loopback only.
-async fn sign_in(settings: &Settings, public_url: &str, loopback: bool) -> anyhow::Result<SignIn> {
+async fn sign_in(
+    settings: &Settings,
+    mode: Mode,
+    public_url: &str,
+    loopback: bool,
+) -> anyhow::Result<SignIn> {
     let auth = &settings.auth;
     let Some(issuer) = &auth.issuer else {
+        if mode == Mode::Production {
+            anyhow::bail!(
+                "no OpenID provider is configured: set auth.issuer, auth.client_id and \
+                 auth.client_secret (`signalbox demo` offers demo personas on a loopback address)"
+            );
+        }
         if !loopback {
             anyhow::bail!(
                 "no OpenID provider is configured (auth.issuer) and the demo sign-in is only \
@@ -186,10 +221,7 @@ async fn sign_in(settings: &Settings, public_url: &str, loopback: bool) -> anyho
     let oidc = OidcSettings {
         issuer: issuer.clone(),
         client_id,
-        client_secret: auth
-            .client_secret
-            .as_ref()
-            .map(|secret| secret.expose_secret().to_owned()),
+        client_secret: auth.client_secret.clone(),
         redirect_url: format!("{public_url}/auth/callback"),
         scopes: auth.scopes.clone(),
         groups_claim: auth.groups_claim.clone(),
@@ -200,7 +232,8 @@ async fn sign_in(settings: &Settings, public_url: &str, loopback: bool) -> anyho
     Ok(SignIn::Oidc(Box::new(client)))
 }
 
-/// Sessions past their expiry are removed every few minutes, from whichever replica runs it.
+/// Sessions past their expiry are removed every few minutes; every replica runs this, and a
+/// delete of rows another replica already removed is harmless.
 async fn delete_expired_sessions(pool: sqlx::PgPool) {
     use tower_sessions::ExpiredDeletion as _;
     let store = PostgresStore::new(pool);
@@ -255,10 +288,10 @@ fn local_admin_options(settings: &Settings) -> PgConnectOptions {
 
 async fn database(
     settings: &Settings,
-    mode: DatabaseMode,
+    mode: Mode,
 ) -> anyhow::Result<(PgConnectOptions, Option<EmbeddedPostgres>)> {
     let db = &settings.database;
-    if db.configured_url().is_some() || mode == DatabaseMode::UseConfigured {
+    if db.configured_url().is_some() || mode == Mode::Production {
         return Ok((connect_options(settings)?, None));
     }
     let address = SocketAddr::from(([127, 0, 0, 1], db.embedded.port));

@@ -403,11 +403,7 @@ async fn the_demo_sign_in_is_refused_off_loopback() {
     let mut settings = signalbox_tests::test_app::test_settings(&database.url());
     settings.server.address = "0.0.0.0:0".parse().expect("address");
 
-    let built = server::startup::Application::build(
-        &settings,
-        server::startup::DatabaseMode::UseConfigured,
-    )
-    .await;
+    let built = server::startup::Application::build(&settings, server::startup::Mode::Demo).await;
 
     let error = built.err().expect("refused").to_string();
     assert!(error.contains("loopback"), "{error}");
@@ -479,11 +475,8 @@ async fn a_cookie_without_secure_is_refused_off_loopback() {
     settings.auth.client_id = Some(CLIENT_ID.to_owned());
     settings.auth.secure_cookie = Some(false);
 
-    let built = server::startup::Application::build(
-        &settings,
-        server::startup::DatabaseMode::UseConfigured,
-    )
-    .await;
+    let built =
+        server::startup::Application::build(&settings, server::startup::Mode::Production).await;
 
     let error = built.err().expect("refused").to_string();
     assert!(error.contains("secure_cookie"), "{error}");
@@ -505,5 +498,119 @@ async fn a_session_ends_at_its_absolute_lifetime_however_active() {
 
     assert_eq!(response.status(), 303, "sent to sign in again");
     assert!(!is_signed_in(&app).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn serve_without_an_identity_provider_is_refused() {
+    let database = signalbox_tests::database::TestDatabase::create().await;
+    let settings = signalbox_tests::test_app::test_settings(&database.url());
+
+    let built =
+        server::startup::Application::build(&settings, server::startup::Mode::Production).await;
+
+    let error = built.err().expect("refused").to_string();
+    assert!(error.contains("auth.issuer"), "{error}");
+}
+
+#[tokio::test]
+async fn the_demo_sign_in_is_refused_when_reached_through_a_public_url() {
+    let database = signalbox_tests::database::TestDatabase::create().await;
+    let mut settings = signalbox_tests::test_app::test_settings(&database.url());
+    // Listening on loopback behind a proxy that serves it to everyone.
+    settings.server.public_url = Some("https://signalbox.apps.example.com".to_owned());
+
+    let built = server::startup::Application::build(&settings, server::startup::Mode::Demo).await;
+
+    let error = built.err().expect("refused").to_string();
+    assert!(error.contains("loopback"), "{error}");
+}
+
+#[tokio::test]
+async fn behind_https_the_cookie_is_secure_host_only_and_hsts_is_sent() {
+    let provider = FakeProvider::start().await;
+    let issuer = provider.issuer();
+    let app = TestApp::spawn_with(|settings| {
+        settings.server.public_url = Some("https://signalbox.apps.example.com".to_owned());
+        settings.auth.issuer = Some(issuer);
+        settings.auth.client_id = Some(CLIENT_ID.to_owned());
+    })
+    .await;
+
+    let response = app.get("/auth/login").await;
+
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|value| value.to_str().ok())
+        .expect("a session cookie for the pending sign-in")
+        .to_owned();
+    assert!(cookie.starts_with("__Host-signalbox_session="), "{cookie}");
+    assert!(cookie.contains("Secure"), "{cookie}");
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn server_functions_refuse_a_signed_in_user_without_a_role() {
+    let (app, provider) = app_with_provider().await;
+    sign_in_with(&app, &provider, "/", member_of("marketing")).await;
+    assert!(is_signed_in(&app).await);
+
+    for (method, path) in server::http::route_inventory() {
+        if !path.starts_with("/api/") || server::http::auth::is_public(&path) {
+            continue;
+        }
+        let response = app
+            .client
+            .request(method.clone(), app.url(&path))
+            .form(&[("request", "kind: Egress")])
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(
+            response.status(),
+            403,
+            "{method} {path} must refuse a user with no role"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_unused_past_the_idle_timeout_ends() {
+    let app = TestApp::spawn().await;
+    app.sign_in_as("alice").await;
+    assert!(is_signed_in(&app).await);
+
+    sqlx::query("update tower_sessions.session set expiry_date = now() - interval '1 minute'")
+        .execute(&app.pool)
+        .await
+        .expect("ages the session");
+
+    assert!(!is_signed_in(&app).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_signed_with_a_newly_rotated_key_is_accepted() {
+    let (app, provider) = app_with_provider().await;
+    // The provider rotates after Signalbox fetched its keys at start-up.
+    provider.publish_second_key().await;
+
+    let response = sign_in_with(&app, &provider, "/", |nonce| TokenSpec {
+        nonce,
+        unknown_key: true,
+        groups: vec!["team-a".into()],
+        ..TokenSpec::default()
+    })
+    .await;
+
+    assert_eq!(response.status(), 303, "the keys are fetched again");
+    assert!(is_signed_in(&app).await);
     app.stop().await;
 }

@@ -75,6 +75,20 @@ impl FakeProvider {
         }
     }
 
+    /// Rotates the provider's keys: from now on its JWKS publishes the second key as well.
+    pub async fn publish_second_key(&self) {
+        let keys: Vec<Value> = [&self.signing_key, &self.rogue_key]
+            .iter()
+            .map(|key| serde_json::to_value(key.as_verification_key()).expect("jwk serializes"))
+            .collect();
+        Mock::given(method("GET"))
+            .and(path("/jwks"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "keys": keys })))
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+
     pub fn issuer(&self) -> String {
         self.server.uri()
     }

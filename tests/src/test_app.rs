@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use server::config::Settings;
-use server::startup::{Application, DatabaseMode};
+use server::startup::{Application, Mode};
 use tokio::sync::oneshot;
 
 use crate::database::TestDatabase;
@@ -18,6 +18,8 @@ pub struct TestApp {
     pub cookies: std::sync::Arc<reqwest::cookie::Jar>,
     pub pool: sqlx::PgPool,
     pub database: TestDatabase,
+    /// What the server was started with; a restart keeps it.
+    settings: Settings,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -49,7 +51,7 @@ struct Running {
 }
 
 async fn start(settings: &Settings) -> Running {
-    let app = Application::build(settings, DatabaseMode::UseConfigured)
+    let app = Application::build(settings, Mode::Demo)
         .await
         .expect("the application builds");
     let address = format!("http://{}", app.local_addr());
@@ -90,6 +92,7 @@ impl TestApp {
             cookies,
             pool: running.pool,
             database,
+            settings,
             shutdown: Some(running.shutdown),
             server: Some(running.server),
         };
@@ -129,7 +132,7 @@ impl TestApp {
     /// its cookies): what a deploy or a crash looks like from a browser.
     pub async fn restart(mut self) -> Self {
         self.shut_down().await;
-        let running = start(&test_settings(&self.database.url())).await;
+        let running = start(&self.settings).await;
         self.address = running.address;
         self.pool = running.pool;
         self.shutdown = Some(running.shutdown);

@@ -40,10 +40,17 @@ pub enum TeamScope {
 
 impl TeamScope {
     pub fn of(viewer: &crate::auth::Viewer) -> Self {
-        if viewer.platform_admin {
+        Self::from_roles(viewer.platform_admin, &viewer.requester_for)
+    }
+
+    pub fn from_roles<'a>(
+        platform_admin: bool,
+        teams: impl IntoIterator<Item = &'a String>,
+    ) -> Self {
+        if platform_admin {
             Self::Any
         } else {
-            Self::Only(viewer.requester_for.clone())
+            Self::Only(teams.into_iter().cloned().collect())
         }
     }
 
@@ -106,6 +113,7 @@ pub fn check_text(
 #[server]
 pub async fn check_request(request: String) -> Result<Outcome, ServerFnError> {
     const MAX_LEN: usize = 16 * 1024;
+    let user = crate::auth::require_member().await?;
     if request.len() > MAX_LEN {
         return Ok(Outcome::Refused {
             problems: vec![mesh::Problem::invalid(
@@ -127,12 +135,7 @@ pub async fn check_request(request: String) -> Result<Outcome, ServerFnError> {
             problems: Vec::new(),
         });
     }
-    let user: backend::auth::CurrentUser = leptos_axum::extract().await?;
-    let scope = if user.roles.platform_admin {
-        TeamScope::Any
-    } else {
-        TeamScope::Only(user.roles.requester_for.into_iter().collect())
-    };
+    let scope = TeamScope::from_roles(user.roles.platform_admin, &user.roles.requester_for);
     let backend = expect_context::<backend::Backend>();
     check_against_database(&backend, &scope, &request).await
 }

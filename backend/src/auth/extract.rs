@@ -39,6 +39,10 @@ pub struct MaybeUser(pub Option<CurrentUser>);
 pub enum AuthRejection {
     #[error("sign in first")]
     NotSignedIn,
+    #[error("you are not in any group Signalbox knows; ask your platform team for access")]
+    NoRole,
+    #[error("the request passed no sign-in wiring (a routing bug)")]
+    NotWired,
     #[error("the session store is unavailable")]
     SessionUnavailable,
 }
@@ -51,8 +55,22 @@ impl IntoResponse for AuthRejection {
                 axum::Json(serde_json::json!({ "error": self.to_string() })),
             )
                 .into_response(),
+            Self::NoRole => (
+                StatusCode::FORBIDDEN,
+                axum::Json(serde_json::json!({ "error": self.to_string() })),
+            )
+                .into_response(),
+            Self::NotWired => {
+                let reference = super::reference_id();
+                tracing::error!(reference = %reference, "auth context missing from the request");
+                let body = serde_json::json!({
+                    "error": "Something went wrong on our side.",
+                    "reference": reference,
+                });
+                (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+            }
             Self::SessionUnavailable => {
-                let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+                let reference = super::reference_id();
                 tracing::error!(reference = %reference, "the session store is unavailable");
                 let body = serde_json::json!({
                     "error": "Something went wrong on our side; try again in a moment.",
@@ -72,7 +90,7 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
             .extensions
             .get::<AuthContext>()
             .cloned()
-            .ok_or(AuthRejection::SessionUnavailable)?;
+            .ok_or(AuthRejection::NotWired)?;
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|_| AuthRejection::SessionUnavailable)?;
@@ -83,7 +101,8 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
         let Some(user) = user else {
             return Ok(Self(None));
         };
-        if OffsetDateTime::now_utc() - user.signed_in_at > context.limits.absolute {
+        let now = OffsetDateTime::now_utc();
+        if now - user.signed_in_at > context.limits.absolute {
             // Past the absolute lifetime: the user signs in again, however active they were.
             session
                 .flush()
@@ -91,9 +110,26 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
                 .map_err(|_| AuthRejection::SessionUnavailable)?;
             return Ok(Self(None));
         }
+        // The store only pushes the idle expiry forward when the session changes; touching it
+        // at most once a minute keeps an active session alive without a write per request.
+        let last_seen: Option<i64> = session.get(LAST_SEEN_KEY).await.ok().flatten();
+        if needs_touch(last_seen, now) {
+            session
+                .insert(LAST_SEEN_KEY, now.unix_timestamp())
+                .await
+                .map_err(|_| AuthRejection::SessionUnavailable)?;
+        }
         let roles = context.policy.roles(&user.groups);
         Ok(Self(Some(CurrentUser { user, roles })))
     }
+}
+
+/// The session key of the last time a request used the session (unix seconds).
+const LAST_SEEN_KEY: &str = "signalbox.last_seen";
+
+/// Whether a session last seen at `last_seen` should be touched now.
+fn needs_touch(last_seen: Option<i64>, now: OffsetDateTime) -> bool {
+    last_seen.is_none_or(|seen| now.unix_timestamp() - seen >= 60)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
@@ -104,5 +140,20 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
             .await?
             .0
             .ok_or(AuthRejection::NotSignedIn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_touch;
+    use time::OffsetDateTime;
+
+    #[test]
+    fn an_active_session_is_touched_at_most_once_a_minute() {
+        let now = OffsetDateTime::now_utc();
+        let at = now.unix_timestamp();
+        assert!(needs_touch(None, now), "a fresh session is touched");
+        assert!(!needs_touch(Some(at - 59), now));
+        assert!(needs_touch(Some(at - 60), now));
     }
 }

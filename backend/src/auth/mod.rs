@@ -52,6 +52,13 @@ pub struct SessionLimits {
     pub absolute: time::Duration,
 }
 
+/// A fresh reference id for an internal error: short enough to read out over the phone, unique
+/// enough to find in the logs.
+pub fn reference_id() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    id[..12].to_owned()
+}
+
 /// Where to send the user after sign-in: only a path on this site, never another origin.
 /// Anything else (absolute URLs, `//host`, backslashes, control characters) becomes `/`.
 pub fn safe_return_to(candidate: Option<&str>) -> String {
@@ -62,7 +69,8 @@ pub fn safe_return_to(candidate: Option<&str>) -> String {
         && !path.starts_with("//")
         && !path.starts_with("/\\")
         && !path.contains('\\')
-        && !path.chars().any(char::is_control)
+        // Visible ASCII only: anything else cannot go into a Location header unencoded.
+        && path.bytes().all(|byte| byte.is_ascii_graphic())
         && path.len() <= 2048;
     if acceptable {
         path.to_owned()
@@ -93,6 +101,8 @@ mod tests {
             "\\\\evil.example",
             "javascript:alert(1)",
             "/ok\r\nLocation: https://evil.example",
+            "/ä",
+            "/with space",
             "",
         ] {
             assert_eq!(safe_return_to(Some(hostile)), "/", "{hostile:?}");

@@ -3,19 +3,23 @@
 //! checked for issuer, audience, expiry, nonce and a signature by an allowed algorithm before
 //! anything from it is believed. Works with Keycloak, Dex and any conformant provider.
 
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
-    CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
-    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
-    CoreSubjectIdentifierType,
+    CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey, CoreJsonWebKeySet,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::reqwest;
 use openidconnect::{
     AdditionalProviderMetadata, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata, RedirectUrl, Scope,
-    SignatureVerificationError, TokenResponse,
+    CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenVerifier, IssuerUrl,
+    JsonWebKeySetUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    ProviderMetadata, RedirectUrl, Scope, SignatureVerificationError, TokenResponse,
 };
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -60,7 +64,7 @@ type DiscoveredClient = CoreClient<
 pub struct OidcSettings {
     pub issuer: String,
     pub client_id: String,
-    pub client_secret: Option<String>,
+    pub client_secret: Option<SecretString>,
     /// Our callback, `<public url>/auth/callback`.
     pub redirect_url: String,
     pub scopes: Vec<String>,
@@ -138,10 +142,25 @@ pub enum OidcSetupError {
     Discovery { issuer: String, reason: String },
 }
 
+/// The provider's signing keys as last fetched; refetched when a token names a key we lack
+/// (the provider rotated its keys), at most once a minute.
+#[derive(Debug)]
+struct SigningKeys {
+    url: JsonWebKeySetUrl,
+    keys: RwLock<CoreJsonWebKeySet>,
+    last_fetch: Mutex<Option<Instant>>,
+}
+
+/// How soon after one key fetch another may happen.
+const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
 /// A discovered provider, ready for sign-ins.
 #[derive(Debug, Clone)]
 pub struct OidcClient {
     client: DiscoveredClient,
+    client_secret: Option<SecretString>,
+    issuer: IssuerUrl,
+    keys: Arc<SigningKeys>,
     http: reqwest::Client,
     scopes: Vec<String>,
     groups_claim: String,
@@ -180,15 +199,28 @@ impl OidcClient {
                 reason: error_chain(&error),
             })?;
         let end_session_endpoint = metadata.additional_metadata().end_session_endpoint.clone();
+        let issuer = metadata.issuer().clone();
+        let keys = Arc::new(SigningKeys {
+            url: metadata.jwks_uri().clone(),
+            keys: RwLock::new(metadata.jwks().clone()),
+            // The first unknown key may trigger a fetch at once.
+            last_fetch: Mutex::new(None),
+        });
         let userinfo_endpoint = metadata.userinfo_endpoint().map(|url| url.url().clone());
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(settings.client_id.clone()),
-            settings.client_secret.clone().map(ClientSecret::new),
+            settings
+                .client_secret
+                .as_ref()
+                .map(|secret| ClientSecret::new(secret.expose_secret().to_owned())),
         )
         .set_redirect_uri(redirect);
         Ok(Self {
             client,
+            client_secret: settings.client_secret.clone(),
+            issuer,
+            keys,
             http,
             scopes: settings.scopes.clone(),
             groups_claim: settings.groups_claim.clone(),
@@ -251,13 +283,20 @@ impl OidcClient {
             }
         })?;
         let id_token = response.id_token().ok_or(SignInError::NoIdToken)?;
-        let verifier = self
-            .client
-            .id_token_verifier()
-            .set_allowed_algs(self.allowed_algorithms.clone());
-        let claims = id_token
-            .claims(&verifier, &Nonce::new(pending.nonce))
-            .map_err(classify_claims_error)?;
+        let nonce = Nonce::new(pending.nonce);
+        let verifier = self.verifier();
+        let claims = match id_token.claims(&verifier, &nonce) {
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            )) if self.refresh_keys().await => {
+                let verifier = self.verifier();
+                id_token
+                    .claims(&verifier, &nonce)
+                    .map_err(classify_claims_error)?
+                    .clone()
+            }
+            checked => checked.map_err(classify_claims_error)?.clone(),
+        };
 
         // The payload was verified above; read the claims the core types leave out (groups).
         let raw = id_token.to_string();
@@ -283,6 +322,62 @@ impl OidcClient {
             signed_in_at: OffsetDateTime::now_utc(),
             id_token: Some(raw),
         })
+    }
+
+    /// An ID token verifier over the signing keys as last fetched.
+    fn verifier(&self) -> IdTokenVerifier<'static, CoreJsonWebKey> {
+        let keys = self
+            .keys
+            .keys
+            .read()
+            .map(|keys| keys.clone())
+            .unwrap_or_default();
+        let client_id = self.client.client_id().clone();
+        let issuer = self.issuer.clone();
+        let verifier = match &self.client_secret {
+            Some(secret) => IdTokenVerifier::new_confidential_client(
+                client_id,
+                ClientSecret::new(secret.expose_secret().to_owned()),
+                issuer,
+                keys,
+            ),
+            None => IdTokenVerifier::new_public_client(client_id, issuer, keys),
+        };
+        verifier.set_allowed_algs(self.allowed_algorithms.clone())
+    }
+
+    /// Fetches the provider's keys again unless that happened within the last minute; true when
+    /// new keys were stored.
+    async fn refresh_keys(&self) -> bool {
+        {
+            let Ok(mut last) = self.keys.last_fetch.lock() else {
+                return false;
+            };
+            if last.is_some_and(|at| at.elapsed() < KEY_REFRESH_INTERVAL) {
+                return false;
+            }
+            *last = Some(Instant::now());
+        }
+        match CoreJsonWebKeySet::fetch_async(&self.keys.url, &self.http).await {
+            Ok(fresh) => {
+                tracing::info!("fetched the identity provider's signing keys again");
+                if let Ok(mut keys) = self.keys.keys.write() {
+                    *keys = fresh;
+                }
+                true
+            }
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "refetching signing keys failed");
+                false
+            }
+        }
+    }
+
+    /// The origin sign-out redirects to, which the Content-Security-Policy must allow.
+    pub fn end_session_origin(&self) -> Option<String> {
+        self.end_session_endpoint
+            .as_ref()
+            .map(|url| url.origin().ascii_serialization())
     }
 
     async fn userinfo(&self, access_token: &str) -> Option<Value> {
@@ -376,7 +471,9 @@ fn merge_userinfo(extra: &mut Value, info: Value, subject: &str) {
     }
 }
 
-/// Groups from a claim that may be an array of strings or one space- or comma-separated string.
+/// Groups from a claim that is an array of strings, or a single string naming one group. A
+/// string is never split: group names may contain spaces and commas, and splitting one could
+/// turn "Ops platform-admins" into membership of "platform-admins".
 /// Keycloak's full-path groups (`/team-a`) are matched without the leading slash.
 pub fn groups_from(claims: &Value, claim: &str) -> Vec<String> {
     let raw: Vec<String> = match claims.get(claim) {
@@ -385,11 +482,7 @@ pub fn groups_from(claims: &Value, claim: &str) -> Vec<String> {
             .filter_map(Value::as_str)
             .map(str::to_owned)
             .collect(),
-        Some(Value::String(text)) => text
-            .split([',', ' '])
-            .filter(|part| !part.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        Some(Value::String(text)) if !text.is_empty() => vec![text.clone()],
         _ => Vec::new(),
     };
     let mut groups: Vec<String> = raw
@@ -426,12 +519,12 @@ mod tests {
 
     #[test]
     fn groups_are_read_from_arrays_and_strings() {
-        let claims = serde_json::json!({ "groups": ["/team-a", "platform-approvers", "team-a"], "roles": "a b,c" });
+        let claims = serde_json::json!({ "groups": ["/team-a", "platform-approvers", "team-a"], "roles": "Ops platform-admins" });
         assert_eq!(
             groups_from(&claims, "groups"),
             ["platform-approvers", "team-a"]
         );
-        assert_eq!(groups_from(&claims, "roles"), ["a", "b", "c"]);
+        assert_eq!(groups_from(&claims, "roles"), ["Ops platform-admins"]);
         assert!(groups_from(&claims, "missing").is_empty());
     }
 

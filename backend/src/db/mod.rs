@@ -32,6 +32,16 @@ pub enum NotReady {
     MigrationsPending { applied: Option<i64>, expected: i64 },
 }
 
+impl NotReady {
+    /// The reason without driver details, for an unauthenticated probe.
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Unreachable(_) => "the database cannot be reached".to_owned(),
+            Self::MigrationsPending { .. } => self.to_string(),
+        }
+    }
+}
+
 /// Ready means: the database answers and every migration this build carries has been applied.
 pub async fn readiness(pool: &PgPool) -> Result<(), NotReady> {
     let expected = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);

@@ -8,7 +8,7 @@
 
 use axum::Form;
 use axum::body::Body;
-use axum::extract::{Query, Request, State};
+use axum::extract::{FromRequestParts as _, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -40,7 +40,7 @@ pub const PUBLIC_PATHS: &[&str] = &[
     "/auth/callback",
     "/auth/logout",
     "/auth/demo",
-    "/api/session",
+    <app::auth::LoadSession as leptos::server_fn::ServerFn>::PATH,
     "/favicon.ico",
 ];
 /// Path prefixes anyone may reach: the browser bundle and stylesheet.
@@ -53,23 +53,36 @@ pub fn is_public(path: &str) -> bool {
             .any(|prefix| path.starts_with(prefix))
 }
 
-/// Sends anyone without a session to the sign-in page (pages) or answers 401 (everything else).
-pub async fn require_session(user: MaybeUser, request: Request, next: Next) -> Response {
-    if user.0.is_some() || is_public(request.uri().path()) {
+/// Sends anyone without a session to the sign-in page (browsers) or answers 401 (everything
+/// else). Public paths pass without touching the session store at all.
+pub async fn require_session(request: Request, next: Next) -> Response {
+    if is_public(request.uri().path()) {
         return next.run(request).await;
     }
-    let wants_page = request.method() == Method::GET
-        && request
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|accept| accept.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/html"));
-    if wants_page {
-        let return_to = request
-            .uri()
-            .path_and_query()
-            .map(|pq| pq.as_str())
-            .unwrap_or("/");
+    let (mut parts, body) = request.into_parts();
+    let user = match MaybeUser::from_request_parts(&mut parts, &()).await {
+        Ok(user) => user,
+        Err(rejection) => return rejection.into_response(),
+    };
+    if user.0.is_some() {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let accepts_html = parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if accepts_html {
+        // A page, or a plain form post whose session ended: sign in, then come back.
+        let return_to = if parts.method == Method::GET {
+            parts
+                .uri
+                .path_and_query()
+                .map(|pq| pq.as_str())
+                .unwrap_or("/")
+        } else {
+            "/"
+        };
         let target = format!(
             "/sign-in?return_to={}",
             app::url::encode_component(return_to)

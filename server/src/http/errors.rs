@@ -22,10 +22,29 @@ pub fn request_span(request: &Request<Body>) -> Span {
     )
 }
 
-/// A fresh reference id: short enough to read out over the phone, unique enough to grep for.
-pub fn reference_id() -> String {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    id[..12].to_owned()
+pub use backend::auth::reference_id;
+
+/// Drops an incoming `x-request-id` that is not a short token (letters, digits, `-`, `_`, `.`),
+/// so a client cannot put arbitrary text into every log line; a fresh id is assigned instead.
+pub async fn drop_unusable_request_id(
+    mut request: Request<Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let usable = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|id| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        });
+    if !usable {
+        request.headers_mut().remove("x-request-id");
+    }
+    next.run(request).await
 }
 
 /// Turns a handler panic into a 500 page; the panic message goes to the log only.

@@ -16,10 +16,12 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     match backend::db::readiness(&state.backend.pool).await {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
         Err(reason) => {
+            // The full reason (with the driver's error) goes to the log; the probe says only
+            // which condition failed.
             tracing::warn!(%reason, "not ready");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "not ready", "reason": reason.to_string() })),
+                Json(json!({ "status": "not ready", "reason": reason.summary() })),
             )
         }
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -51,13 +51,11 @@ pub fn router(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> 
         let options = state.leptos_options.clone();
         move || app::shell(options.clone())
     };
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/auth/login", get(auth::login))
-        .route("/auth/callback", get(auth::callback))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/demo", post(auth::demo_sign_in))
+    let mut router = Router::new();
+    for (_, path, handler) in handler_routes() {
+        router = router.route(path, handler);
+    }
+    router
         .leptos_routes_with_context(&state, routes, context.clone(), shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
@@ -70,10 +68,6 @@ pub fn router(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> 
         ))
         .layer(sessions)
         .layer(axum::middleware::from_fn(auth::refuse_cross_site))
-        .layer(axum::middleware::from_fn_with_state(
-            state.csp.clone(),
-            security::headers,
-        ))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -83,25 +77,38 @@ pub fn router(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> 
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(errors::request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::from_fn(errors::drop_unusable_request_id))
+        // Outermost, so panics and timeouts answer with the same headers as everything else.
+        .layer(axum::middleware::from_fn_with_state(
+            state.csp.clone(),
+            security::headers,
+        ))
         .with_state(state)
 }
 
-/// Every (method, path) the router answers besides static files: the routes added above, the
+/// The routes served by plain axum handlers, in one table that both the router and the route
+/// inventory read.
+fn handler_routes() -> Vec<(axum::http::Method, &'static str, MethodRouter<AppState>)> {
+    use axum::http::Method;
+    vec![
+        (Method::GET, "/healthz", get(health::healthz)),
+        (Method::GET, "/readyz", get(health::readyz)),
+        (Method::GET, "/auth/login", get(auth::login)),
+        (Method::GET, "/auth/callback", get(auth::callback)),
+        (Method::POST, "/auth/logout", post(auth::logout)),
+        (Method::POST, "/auth/demo", post(auth::demo_sign_in)),
+    ]
+}
+
+/// Every (method, path) the router answers besides static files: the handler routes, the
 /// Leptos pages and the server functions. The test of the public list walks it, so a new route
 /// is covered the day it is added.
 pub fn route_inventory() -> Vec<(axum::http::Method, String)> {
     use axum::http::Method;
-    let mut routes: Vec<(Method, String)> = [
-        (Method::GET, "/healthz"),
-        (Method::GET, "/readyz"),
-        (Method::GET, "/auth/login"),
-        (Method::GET, "/auth/callback"),
-        (Method::POST, "/auth/logout"),
-        (Method::POST, "/auth/demo"),
-    ]
-    .into_iter()
-    .map(|(method, path)| (method, path.to_owned()))
-    .collect();
+    let mut routes: Vec<(Method, String)> = handler_routes()
+        .into_iter()
+        .map(|(method, path, _)| (method, path.to_owned()))
+        .collect();
     for listing in generate_route_list(app::App) {
         for method in listing.methods() {
             let method = match method {

@@ -15,6 +15,8 @@ use rand::RngCore as _;
 pub struct PolicyExtras {
     /// The identity provider's origin: signing out is a form post that redirects there.
     pub form_action_origin: Option<String>,
+    /// Served over HTTPS: tell browsers never to use plain HTTP for it.
+    pub hsts: bool,
 }
 
 /// Adds the headers; the per-response nonce is handed to the page renderer through the request
@@ -33,6 +35,12 @@ pub async fn headers(
     let policy = content_security_policy(&nonce, extras.form_action_origin.as_deref());
     if let Ok(value) = HeaderValue::from_str(&policy) {
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    if extras.hsts {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
     }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
