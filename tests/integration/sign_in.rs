@@ -614,3 +614,35 @@ async fn a_token_signed_with_a_newly_rotated_key_is_accepted() {
     assert!(is_signed_in(&app).await);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn sign_ins_started_in_two_tabs_do_not_break_each_other() {
+    let (app, provider) = app_with_provider().await;
+    let (first_state, first_nonce) = start_sign_in(&app, "/preview").await;
+    let (_second_state, _second_nonce) = start_sign_in(&app, "/").await;
+    provider.issue_once(&member_of("team-a")(first_nonce)).await;
+
+    let response = callback(&app, "code", &first_state).await;
+
+    assert_eq!(
+        response.status(),
+        303,
+        "the first tab's sign-in still completes"
+    );
+    assert_eq!(response.headers()["location"], "/preview");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_forged_callback_does_not_cancel_the_real_sign_in() {
+    let (app, provider) = app_with_provider().await;
+    let (state, nonce) = start_sign_in(&app, "/").await;
+    refused_with(callback(&app, "code", "forged-state").await, "wrong state").await;
+    provider.issue_once(&member_of("team-a")(nonce)).await;
+
+    let response = callback(&app, "code", &state).await;
+
+    assert_eq!(response.status(), 303);
+    assert!(is_signed_in(&app).await);
+    app.stop().await;
+}

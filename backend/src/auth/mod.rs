@@ -16,7 +16,7 @@ pub use roles::{AccessPolicy, Roles};
 
 /// The session key of the signed-in user.
 pub const USER_KEY: &str = "signalbox.user";
-/// The session key of a sign-in that went to the provider and has not come back yet.
+/// The session key of the sign-ins that went to the provider and have not come back yet.
 pub const PENDING_LOGIN_KEY: &str = "signalbox.pending_login";
 
 /// How the user signed in.

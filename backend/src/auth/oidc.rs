@@ -76,13 +76,43 @@ pub struct OidcSettings {
     pub use_userinfo: bool,
 }
 
-/// A sign-in that went to the provider; kept in the session until the callback.
+/// A sign-in that went to the provider; kept in the session until its callback.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingLogin {
     pub state: String,
     pub nonce: String,
     pub pkce_verifier: String,
     pub return_to: String,
+}
+
+/// The sign-ins this browser session has started and not finished, newest last: one per tab that
+/// was sent to the provider, so finishing one does not break another.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PendingLogins(Vec<PendingLogin>);
+
+impl PendingLogins {
+    /// At most this many are kept; the oldest is dropped first.
+    const LIMIT: usize = 5;
+
+    pub fn add(&mut self, login: PendingLogin) {
+        self.0.push(login);
+        if self.0.len() > Self::LIMIT {
+            self.0.remove(0);
+        }
+    }
+
+    /// Removes and returns the sign-in that sent `state` to the provider.
+    pub fn take(&mut self, state: &str) -> Option<PendingLogin> {
+        let index = self
+            .0
+            .iter()
+            .position(|login| constant_time_eq(login.state.as_bytes(), state.as_bytes()))?;
+        Some(self.0.remove(index))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// Why a callback was refused. Each message says what happened and what to do; none echoes
@@ -526,6 +556,31 @@ mod tests {
         );
         assert_eq!(groups_from(&claims, "roles"), ["Ops platform-admins"]);
         assert!(groups_from(&claims, "missing").is_empty());
+    }
+
+    fn login(state: &str) -> PendingLogin {
+        PendingLogin {
+            state: state.to_owned(),
+            nonce: String::new(),
+            pkce_verifier: String::new(),
+            return_to: "/".to_owned(),
+        }
+    }
+
+    #[test]
+    fn pending_sign_ins_are_taken_by_state_and_kept_to_a_few() {
+        let mut pending = PendingLogins::default();
+        for state in ["a", "b", "c", "d", "e", "f"] {
+            pending.add(login(state));
+        }
+        assert!(pending.take("a").is_none(), "the oldest was dropped");
+        assert_eq!(
+            pending.take("c").map(|login| login.state).as_deref(),
+            Some("c")
+        );
+        assert!(pending.take("c").is_none(), "a sign-in is taken once");
+        assert!(pending.take("forged").is_none());
+        assert!(!pending.is_empty());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use backend::auth::extract::AuthContext;
-use backend::auth::oidc::{OidcClient, PendingLogin, SignInError};
+use backend::auth::oidc::{OidcClient, PendingLogins, SignInError};
 use backend::auth::{MaybeUser, PENDING_LOGIN_KEY, SessionUser, USER_KEY, demo, safe_return_to};
 
 use super::AppState;
@@ -154,7 +154,12 @@ pub async fn login(
         ))
         .into_response(),
         SignIn::Oidc(client) => {
-            let (url, pending) = client.begin(return_to);
+            let (url, login) = client.begin(return_to);
+            let mut pending: PendingLogins = match session.get(PENDING_LOGIN_KEY).await {
+                Ok(pending) => pending.unwrap_or_default(),
+                Err(error) => return internal_error(error),
+            };
+            pending.add(login);
             if let Err(error) = session.insert(PENDING_LOGIN_KEY, pending).await {
                 return internal_error(error);
             }
@@ -180,11 +185,24 @@ pub async fn callback(
     let SignIn::Oidc(client) = &state.sign_in else {
         return Redirect::to("/sign-in").into_response();
     };
-    // Whatever happens next, this pending sign-in is used up: a replayed callback finds nothing.
-    let pending: Option<PendingLogin> = match session.remove(PENDING_LOGIN_KEY).await {
-        Ok(pending) => pending,
+    let mut pending: PendingLogins = match session.get(PENDING_LOGIN_KEY).await {
+        Ok(pending) => pending.unwrap_or_default(),
         Err(error) => return internal_error(error),
     };
+    // The sign-in this callback answers is used up whatever happens next, so a replayed callback
+    // finds nothing; sign-ins started in other tabs stay pending.
+    let login = callback
+        .state
+        .as_deref()
+        .and_then(|state| pending.take(state));
+    let saved = if pending.is_empty() {
+        session.remove_value(PENDING_LOGIN_KEY).await.map(|_| ())
+    } else {
+        session.insert(PENDING_LOGIN_KEY, &pending).await
+    };
+    if let Err(error) = saved {
+        return internal_error(error);
+    }
     let result = async {
         if let Some(error) = callback.error {
             let detail = callback.error_description.unwrap_or_default();
@@ -192,7 +210,11 @@ pub async fn callback(
                 format!("{error} {detail}").trim().to_owned(),
             ));
         }
-        let pending = pending.ok_or(SignInError::NoPendingLogin)?;
+        let pending = match login {
+            Some(login) => login,
+            None if pending.is_empty() => return Err(SignInError::NoPendingLogin),
+            None => return Err(SignInError::StateMismatch),
+        };
         let (Some(code), Some(returned_state)) = (callback.code, callback.state) else {
             return Err(SignInError::Invalid(
                 "the callback carries no code or no state".to_owned(),
