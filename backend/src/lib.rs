@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod db;
+pub mod drafts;
 pub mod embedded_postgres;
 pub mod requests;
 pub mod state;

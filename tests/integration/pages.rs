@@ -1,7 +1,44 @@
 use signalbox_tests::TestApp;
 
-/// The preview page checking team-a's request for `/orders/v1` on the dev host.
-const ORDERS_ROUTE_PREVIEW: &str = "/preview?request=kind%3A%20ApiRoute%0Aenvironment%3A%20dev%0Ateam%3A%20team-a%0Ahost%3A%20api.dev.example.com%0Apath%3A%20%2Forders%2Fv1%0Amatch%3A%20prefix%0Atarget%3A%20%7Bnamespace%3A%20team-a%2C%20service%3A%20orders%2C%20port%3A%208080%7D%0A";
+/// team-a's request for `/orders/v1` on the dev host.
+const ORDERS_ROUTE: &str = "kind: ApiRoute
+environment: dev
+team: team-a
+host: api.dev.example.com
+\
+path: /orders/v1
+match: prefix
+target: {namespace: team-a, service: orders, port: 8080}
+";
+
+/// Asks for "Check with the server" the way a browser without JavaScript does (a plain form post),
+/// follows the redirect, and returns the page that shows the result.
+async fn check_without_javascript(app: &TestApp, text: &str) -> String {
+    let (_, path) = server::http::route_inventory()
+        .into_iter()
+        .find(|(_, path)| path.starts_with("/api/check_request"))
+        .expect("the check server function is routed");
+    let posted = app
+        .client
+        .post(app.url(&path))
+        .header("accept", "text/html")
+        .header("referer", app.url("/preview"))
+        .form(&[("request", text)])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(posted.status(), 302);
+    let location = posted.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(location.starts_with("/preview?draft="), "{location}");
+    assert!(
+        !location.contains("orders"),
+        "the text stays out of the URL: {location}"
+    );
+    app.get(&location).await.text().await.expect("body")
+}
 
 #[tokio::test]
 async fn the_start_page_is_rendered_on_the_server_with_the_environments() {
@@ -52,9 +89,8 @@ async fn an_internal_error_shows_a_reference_id_and_no_details() {
         .await
         .expect("dropped");
 
-    let response = app.get(ORDERS_ROUTE_PREVIEW).await;
+    let html = check_without_javascript(&app, ORDERS_ROUTE).await;
 
-    let html = response.text().await.expect("body");
     assert!(html.contains("Something went wrong on our side"), "{html}");
     let reference = html
         .split("give your platform team this reference: ")
@@ -93,9 +129,8 @@ async fn the_server_check_refuses_a_route_that_conflicts_with_a_granted_one() {
     .await
     .expect("insert");
 
-    let response = app.get(ORDERS_ROUTE_PREVIEW).await;
+    let html = check_without_javascript(&app, ORDERS_ROUTE).await;
 
-    let html = response.text().await.expect("body");
     assert!(html.contains("The server refuses this request"), "{html}");
     assert!(
         html.contains("team-b"),
@@ -109,10 +144,45 @@ async fn the_server_check_refuses_a_request_for_someone_elses_team() {
     let app = TestApp::spawn().await;
     app.sign_in_as("bob").await;
 
-    let response = app.get(ORDERS_ROUTE_PREVIEW).await;
+    let html = check_without_javascript(&app, ORDERS_ROUTE).await;
 
-    let html = response.text().await.expect("body");
     assert!(html.contains("The server refuses this request"), "{html}");
     assert!(html.contains("you request for team-b"), "{html}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_draft_opens_only_for_its_owner() {
+    let app = TestApp::spawn().await;
+    app.sign_in_as("alice").await;
+    let text = ORDERS_ROUTE.replace("/orders/v1", "/invoices/v9");
+    let html = check_without_javascript(&app, &text).await;
+    assert!(
+        html.contains("/invoices/v9"),
+        "the owner sees the text kept: {html}"
+    );
+    let draft: uuid::Uuid = sqlx::query_scalar("select id from preview_drafts")
+        .fetch_one(&app.pool)
+        .await
+        .expect("one draft");
+    app.client
+        .post(app.url("/auth/logout"))
+        .send()
+        .await
+        .expect("signs out");
+    app.sign_in_as("bob").await;
+
+    let html = app
+        .get(&format!("/preview?draft={draft}"))
+        .await
+        .text()
+        .await
+        .expect("body");
+
+    assert!(html.contains("no longer available"), "{html}");
+    assert!(
+        !html.contains("/invoices/v9"),
+        "bob does not see alice's text"
+    );
     app.stop().await;
 }

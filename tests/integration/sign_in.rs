@@ -568,7 +568,11 @@ async fn server_functions_refuse_a_signed_in_user_without_a_role() {
         let response = app
             .client
             .request(method.clone(), app.url(&path))
-            .form(&[("request", "kind: Egress")])
+            // Arguments for every server function, so each gets past decoding to its checks.
+            .form(&[
+                ("request", "kind: Egress"),
+                ("id", "00000000-0000-0000-0000-000000000000"),
+            ])
             .send()
             .await
             .expect("sent");

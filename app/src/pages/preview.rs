@@ -125,19 +125,46 @@ pub async fn check_request(request: String) -> Result<Outcome, ServerFnError> {
             )],
         });
     }
+    let backend = expect_context::<backend::Backend>();
     if is_plain_form_post() {
-        leptos_axum::redirect(&format!(
-            "/preview?request={}",
-            crate::url::encode_component(&request)
-        ));
-        // The page the browser is sent to runs the check itself.
+        // Without JavaScript: keep the text server-side and show it with the result on a page.
+        let draft = backend::drafts::save(&backend.pool, &user.user.subject, &request)
+            .await
+            .map_err(errors::internal)?;
+        leptos_axum::redirect(&format!("/preview?draft={draft}"));
         return Ok(Outcome::Refused {
             problems: Vec::new(),
         });
     }
     let scope = TeamScope::from_roles(user.roles.platform_admin, &user.roles.requester_for);
-    let backend = expect_context::<backend::Backend>();
     check_against_database(&backend, &scope, &request).await
+}
+
+/// A draft opened by its owner: the text and the server's check of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Draft {
+    pub text: String,
+    pub outcome: Outcome,
+}
+
+/// Opens a draft stored by a check made without JavaScript; `None` when it is gone (drafts are
+/// kept for a day) or belongs to someone else.
+#[server]
+pub async fn open_draft(id: String) -> Result<Option<Draft>, ServerFnError> {
+    let user = crate::auth::require_member().await?;
+    let Ok(id) = id.parse::<uuid::Uuid>() else {
+        return Ok(None);
+    };
+    let backend = expect_context::<backend::Backend>();
+    let Some(text) = backend::drafts::load(&backend.pool, id, &user.user.subject)
+        .await
+        .map_err(errors::internal)?
+    else {
+        return Ok(None);
+    };
+    let scope = TeamScope::from_roles(user.roles.platform_admin, &user.roles.requester_for);
+    let outcome = check_against_database(&backend, &scope, &text).await?;
+    Ok(Some(Draft { text, outcome }))
 }
 
 #[cfg(feature = "ssr")]
@@ -189,25 +216,19 @@ fn is_plain_form_post() -> bool {
 #[component]
 pub fn PreviewPage() -> impl IntoView {
     let query = use_query_map();
-    let submitted = query.with_untracked(|q| q.get("request"));
-    let text = RwSignal::new(
-        submitted
-            .clone()
-            .unwrap_or_else(|| EXAMPLE_REQUEST.to_owned()),
-    );
-    let catalog_config = Resource::new(|| (), |()| load_catalog_config());
-    let session = crate::auth::use_session();
-    // Without JavaScript a check arrives here as `?request=…`; the server renders its result.
-    let server_check = Resource::new(
-        move || query.with(|q| q.get("request")),
-        |request| async move {
-            match request {
-                Some(request) => Some(check_request(request).await),
-                None => None,
+    // Without JavaScript a check arrives here as `?draft=<id>`; the server renders its result.
+    let draft = Resource::new(
+        move || query.with(|q| q.get("draft")),
+        |id| async move {
+            match id {
+                Some(id) => open_draft(id).await.map(|draft| Some(draft.ok_or(()))),
+                None => Ok(None),
             }
         },
     );
-    let check = ServerAction::<CheckRequest>::new();
+    // Created here, outside the suspended editor, so server and browser create resources in the
+    // same order and hydration finds what the server rendered.
+    let catalog_config = Resource::new(|| (), |()| load_catalog_config());
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
 
@@ -219,6 +240,41 @@ pub fn PreviewPage() -> impl IntoView {
                 "Write a request in Signalbox's request format. The preview below shows the exact \
                  files its pull request would contain, or what is wrong and where, as you type."
             </p>
+            <Suspense fallback=|| view! { <p class="hint">"Loading…"</p> }>
+                {move || draft.get().map(|loaded| match loaded {
+                    Ok(Some(Ok(draft))) => view! {
+                        <Editor initial=draft.text page_result=Some(Ok(draft.outcome)) catalog_config />
+                    }.into_any(),
+                    Ok(Some(Err(()))) => view! {
+                        <p class="status info" id="draft-gone">
+                            "That check is no longer available (checks are kept for a day). \
+                             Here is the example to start again."
+                        </p>
+                        <Editor initial=EXAMPLE_REQUEST.to_owned() page_result=None catalog_config />
+                    }.into_any(),
+                    Ok(None) => view! {
+                        <Editor initial=EXAMPLE_REQUEST.to_owned() page_result=None catalog_config />
+                    }.into_any(),
+                    Err(error) => view! {
+                        <Editor initial=EXAMPLE_REQUEST.to_owned() page_result=Some(Err(error)) catalog_config />
+                    }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// The request editor, the server check and the live preview, starting from `initial`.
+#[component]
+fn Editor(
+    initial: String,
+    page_result: Option<Result<Outcome, ServerFnError>>,
+    catalog_config: Resource<Result<crate::catalog::CatalogConfig, ServerFnError>>,
+) -> impl IntoView {
+    let text = RwSignal::new(initial);
+    let session = crate::auth::use_session();
+    let check = ServerAction::<CheckRequest>::new();
+    view! {
             <div class="split">
                 <div>
                     <ActionForm action=check>
@@ -241,10 +297,7 @@ pub fn PreviewPage() -> impl IntoView {
                             </span>
                         </div>
                     </ActionForm>
-                    <ServerCheck
-                        action_result=Signal::derive(move || check.value().get())
-                        page_result=server_check
-                    />
+                    <ServerCheck result=Signal::derive(move || check.value().get().or_else(|| page_result.clone())) />
                 </div>
                 <div>
                     <h2>"Live preview"</h2>
@@ -278,21 +331,17 @@ pub fn PreviewPage() -> impl IntoView {
                     </Suspense>
                 </div>
             </div>
-        </section>
     }
 }
 
-/// The result of "Check with the server", from the action (with JavaScript) or from the page's
-/// own query (without).
+/// The result of "Check with the server", from the action (with JavaScript) or from the draft
+/// the page opened (without).
 #[component]
-fn ServerCheck(
-    action_result: Signal<Option<Result<Outcome, ServerFnError>>>,
-    page_result: Resource<Option<Result<Outcome, ServerFnError>>>,
-) -> impl IntoView {
+fn ServerCheck(result: Signal<Option<Result<Outcome, ServerFnError>>>) -> impl IntoView {
     view! {
         <Suspense fallback=|| ()>
             {move || {
-                let result = action_result.get().or_else(|| page_result.get().flatten());
+                let result = result.get();
                 result.map(|result| match result {
                     Ok(Outcome::Rendered { files, .. }) => view! {
                         <p class="status ok" role="status" id="server-check">
