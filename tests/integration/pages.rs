@@ -1,15 +1,7 @@
 use signalbox_tests::TestApp;
 
-/// team-a's request for `/orders/v1` on the dev host.
-const ORDERS_ROUTE: &str = "kind: ApiRoute
-environment: dev
-team: team-a
-host: api.dev.example.com
-\
-path: /orders/v1
-match: prefix
-target: {namespace: team-a, service: orders, port: 8080}
-";
+/// team-a's request for `/orders/v1` on the dev host: the example the preview starts with.
+const ORDERS_ROUTE: &str = app::pages::preview::EXAMPLE_REQUEST;
 
 /// Asks for "Check with the server" the way a browser without JavaScript does (a plain form post),
 /// follows the redirect, and returns the page that shows the result.
