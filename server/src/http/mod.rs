@@ -6,13 +6,14 @@ pub mod errors;
 pub mod health;
 pub mod security;
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::{MethodRouter, get, post};
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -38,7 +39,7 @@ pub struct AppState {
 
 /// The full application router. `sessions` carries the cookie policy chosen at start-up.
 pub fn router(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Router {
-    let routes = generate_route_list(app::App);
+    let routes = page_routes();
     let context = {
         let backend = state.backend.clone();
         let demo = state.auth.demo;
@@ -86,6 +87,14 @@ pub fn router(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> 
         .with_state(state)
 }
 
+/// The Leptos pages. Generating the list renders the app once with resource loading switched
+/// off for the whole process, so it happens exactly once, before the first page is served, and
+/// never beside a render (several servers share one process in the tests).
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
+}
+
 /// The routes served by plain axum handlers, in one table that both the router and the route
 /// inventory read.
 fn handler_routes() -> Vec<(axum::http::Method, &'static str, MethodRouter<AppState>)> {
@@ -109,7 +118,7 @@ pub fn route_inventory() -> Vec<(axum::http::Method, String)> {
         .into_iter()
         .map(|(method, path, _)| (method, path.to_owned()))
         .collect();
-    for listing in generate_route_list(app::App) {
+    for listing in page_routes() {
         for method in listing.methods() {
             let method = match method {
                 leptos_router::Method::Get => Method::GET,
