@@ -12,7 +12,7 @@ use serde_json::json;
 
 pub struct Browser {
     pub client: Client,
-    driver: Child,
+    _driver: Driver,
     _profile: tempfile::TempDir,
 }
 
@@ -36,14 +36,19 @@ impl Browser {
         let port = free_port();
         let driver_path =
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned());
-        let driver = Command::new(&driver_path)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| {
-                panic!("starting {driver_path} (scripts/test.sh installs chromium-driver): {error}")
-            });
+        // Owned by a guard from the start, so a failed start does not leave it running.
+        let driver = Driver(
+            Command::new(&driver_path)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|error| {
+                    panic!(
+                        "starting {driver_path} (scripts/test.sh installs chromium-driver): {error}"
+                    )
+                }),
+        );
         let profile = tempfile::tempdir().expect("a temporary profile folder");
         let mut prefs = serde_json::Map::new();
         if scripts == Scripts::Disabled {
@@ -80,7 +85,7 @@ impl Browser {
                 Ok(client) => {
                     return Self {
                         client,
-                        driver,
+                        _driver: driver,
                         _profile: profile,
                     };
                 }
@@ -164,16 +169,17 @@ impl Browser {
     }
 
     /// Ends the WebDriver session (closing Chromium) and the driver.
-    pub async fn close(mut self) {
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
-impl Drop for Browser {
+/// The chromedriver process, ended when dropped.
+struct Driver(Child);
+
+impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
