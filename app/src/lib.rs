@@ -4,14 +4,16 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod components;
 pub mod errors;
 pub mod pages;
+pub mod requests;
 pub mod url;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
-use leptos_router::{SsrMode, StaticSegment};
+use leptos_router::{SsrMode, StaticSegment, path};
 
 /// The Content-Security-Policy nonce of the current response; the server's security layer puts
 /// it in the request extensions and the shell hands it to the hydration script.
@@ -68,7 +70,11 @@ pub fn App() -> impl IntoView {
                 <A href="/" attr:class="brand">"Signalbox"</A>
                 <nav aria-label="Main">
                     <A href="/">"Environments"</A>
-                    <A href="/preview">"Preview a request"</A>
+                    <A href="/requests" exact=true>"My requests"</A>
+                    <A href="/requests/new/api">"Expose an API"</A>
+                    <A href="/requests/new/egress">"Allow outbound traffic"</A>
+                    <QueueLink />
+                    <A href="/preview">"YAML"</A>
                 </nav>
                 <auth::UserMenu />
             </header>
@@ -81,6 +87,31 @@ pub fn App() -> impl IntoView {
                         view=|| view! { <auth::RequireAccess><pages::home::HomePage /></auth::RequireAccess> }
                     />
                     <Route
+                        path=path!("/requests")
+                        ssr=SsrMode::Async
+                        view=|| view! { <auth::RequireAccess><pages::requests::mine::MyRequestsPage /></auth::RequireAccess> }
+                    />
+                    <Route
+                        path=path!("/requests/new/api")
+                        ssr=SsrMode::Async
+                        view=|| view! { <auth::RequireAccess><pages::requests::new_api::NewApiPage /></auth::RequireAccess> }
+                    />
+                    <Route
+                        path=path!("/requests/new/egress")
+                        ssr=SsrMode::Async
+                        view=|| view! { <auth::RequireAccess><pages::requests::new_egress::NewEgressPage /></auth::RequireAccess> }
+                    />
+                    <Route
+                        path=path!("/requests/:id")
+                        ssr=SsrMode::Async
+                        view=|| view! { <auth::RequireAccess><pages::requests::detail::RequestPage /></auth::RequireAccess> }
+                    />
+                    <Route
+                        path=path!("/queue")
+                        ssr=SsrMode::Async
+                        view=|| view! { <auth::RequireAccess><pages::queue::QueuePage /></auth::RequireAccess> }
+                    />
+                    <Route
                         path=StaticSegment("preview")
                         ssr=SsrMode::Async
                         view=|| view! { <auth::RequireAccess><pages::preview::PreviewPage /></auth::RequireAccess> }
@@ -88,5 +119,47 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// "Review queue (3)" for people who decide requests; nothing for everyone else.
+#[component]
+fn QueueLink() -> impl IntoView {
+    let session = auth::use_session();
+    let approver = move || {
+        session
+            .get()
+            .and_then(Result::ok)
+            .and_then(|info| info.viewer)
+            .is_some_and(|viewer| {
+                viewer.platform_admin
+                    || !viewer.approver_for_environments.is_empty()
+                    || !viewer.approver_for_teams.is_empty()
+            })
+    };
+    // Only approvers ask: anyone else would get a refusal (and a 401 on the sign-in page).
+    let waiting = Resource::new(approver, |approver| async move {
+        if approver {
+            requests::waiting_count().await
+        } else {
+            Ok(0)
+        }
+    });
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                approver().then(|| {
+                    let count = waiting.get().and_then(Result::ok).unwrap_or(0);
+                    view! {
+                        <A href="/queue">
+                            "Review queue"
+                            {(count > 0).then(|| view! {
+                                " " <span class="count" id="queue-count" aria-label=format!("{count} waiting")>{count}</span>
+                            })}
+                        </A>
+                    }
+                })
+            }}
+        </Suspense>
     }
 }

@@ -11,6 +11,7 @@
 //! runs the very same checks for the live preview, and the output is byte-for-byte deterministic.
 
 pub mod catalog;
+pub mod changes;
 pub mod config;
 pub mod leases;
 pub mod names;
@@ -22,6 +23,6 @@ pub mod request;
 pub mod validate;
 
 pub use catalog::Catalog;
-pub use plan::{Plan, RenderedFile, plan};
+pub use plan::{Plan, RenderedFile, plan, render_state};
 pub use problem::{Problem, ProblemKind};
 pub use request::{Request, parse_documents};

@@ -116,6 +116,32 @@ pub fn plan(catalog: &Catalog, granted: &[Request], new: &[Request]) -> Result<P
     state.render()
 }
 
+/// Renders every file the given granted requests produce together: the state of the GitOps
+/// repository once they are all delivered. Comparing two states (before and after a request) gives
+/// the files a pull request changes, removals included. Policy is not re-checked, as in [`plan`].
+pub fn render_state(catalog: &Catalog, granted: &[Request]) -> Result<Plan, Vec<Problem>> {
+    let mut state = State {
+        catalog,
+        leases: BTreeMap::new(),
+        grants: Grants::default(),
+    };
+    let mut problems = Vec::new();
+    for request in granted {
+        let mut found = Vec::new();
+        if policy::lookup(catalog, request, &mut found).is_some() {
+            state.add(request, true, &mut found);
+        }
+        problems.extend(found.into_iter().map(|p| p.in_source(request.origin())));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    if state.leases.is_empty() && state.grants.by_namespace.is_empty() {
+        return Ok(Plan::default());
+    }
+    state.render()
+}
+
 fn describe_overlap(overlap: Overlap) -> &'static str {
     match overlap {
         Overlap::Equal => "is the same as",

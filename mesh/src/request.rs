@@ -259,6 +259,40 @@ impl Request {
         }
     }
 
+    /// One line for lists and titles: `api.prod.example.com/orders/v1 → team-a/orders:8080`, or
+    /// `team-a → api.stripe.com:443/TLS`.
+    pub fn summary(&self) -> String {
+        match &self.kind {
+            RequestKind::ApiRoute(r) => format!(
+                "{}{}{} → {}/{}:{}",
+                r.host,
+                r.path,
+                if r.path_match == PathMatch::Exact {
+                    " (exact)"
+                } else {
+                    ""
+                },
+                r.target.namespace,
+                r.target.service,
+                r.target.port
+            ),
+            RequestKind::Egress(e) => {
+                let hosts: Vec<String> = e.hosts.iter().map(ToString::to_string).collect();
+                let ports: Vec<String> = e
+                    .ports
+                    .iter()
+                    .map(|p| format!("{}/{}", p.number, p.protocol))
+                    .collect();
+                format!(
+                    "{} → {} on {}",
+                    e.namespace,
+                    hosts.join(", "),
+                    ports.join(", ")
+                )
+            }
+        }
+    }
+
     /// The label problems about this request carry as their source (file name, `file#2`,
     /// `request 42`).
     pub fn origin(&self) -> Option<&str> {

@@ -3,3 +3,5 @@
 pub mod home;
 pub mod not_found;
 pub mod preview;
+pub mod queue;
+pub mod requests;

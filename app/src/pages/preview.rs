@@ -10,6 +10,7 @@ use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::load_catalog_config;
+use crate::components::problems::ProblemList;
 use crate::errors;
 
 /// What a newcomer sees first: a valid request they can edit.
@@ -54,7 +55,7 @@ impl TeamScope {
         }
     }
 
-    fn problems(&self, requests: &[mesh::Request]) -> Vec<mesh::Problem> {
+    pub fn problems(&self, requests: &[mesh::Request]) -> Vec<mesh::Problem> {
         let Self::Only(teams) = self else {
             return Vec::new();
         };
@@ -186,23 +187,14 @@ async fn check_against_database(
         let claims = backend::requests::existing_claims(&backend.pool, &environment)
             .await
             .map_err(errors::internal)?;
-        for claim in claims.granted.iter().chain(&claims.pending) {
-            let stored =
-                mesh::request::Request::from_value(&claim.payload).map_err(|problems| {
-                    errors::internal(format!(
-                        "stored request {} does not parse: {problems:?}",
-                        claim.id
-                    ))
-                })?;
-            // Conflicts then name the stored request they collide with.
-            granted.push(stored.with_origin(format!("request {}", claim.id)));
-        }
+        // Conflicts then name the stored request they collide with.
+        granted.extend(claims.requests(None).map_err(errors::internal)?);
     }
     Ok(check_text(&backend.catalog, &granted, scope, text))
 }
 
 #[cfg(feature = "ssr")]
-fn is_plain_form_post() -> bool {
+pub(crate) fn is_plain_form_post() -> bool {
     use_context::<http::request::Parts>().is_some_and(|parts| {
         parts.method == http::Method::POST
             && parts
@@ -386,24 +378,5 @@ fn files_changed(files: usize) -> String {
         "1 file".to_owned()
     } else {
         format!("{files} files")
-    }
-}
-
-#[component]
-fn ProblemList(problems: Vec<mesh::Problem>) -> impl IntoView {
-    view! {
-        <ul class="problems">
-            {problems
-                .into_iter()
-                .map(|problem| {
-                    // With several documents, say which one ("request#2") the problem is in.
-                    let place = match &problem.source {
-                        Some(source) if source.contains('#') => format!("{source} · {}", problem.field),
-                        _ => problem.field.clone(),
-                    };
-                    view! { <li><span class="field">{place}</span>{problem.message.clone()}</li> }
-                })
-                .collect_view()}
-        </ul>
     }
 }

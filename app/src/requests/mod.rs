@@ -1,0 +1,249 @@
+//! Requests as the pages see them: the forms' model ([`form`]), the rows and the request page's
+//! view, and the server functions behind them. Server functions only find the user, call the
+//! backend's workflow and map its answer; every rule lives in `backend::requests`.
+
+pub mod form;
+pub mod live;
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use form::{ApiForm, EgressForm};
+
+/// One row of a request list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RequestRow {
+    pub id: String,
+    pub kind: String,
+    pub environment: String,
+    pub team: String,
+    pub requester_name: String,
+    pub summary: String,
+    pub state: String,
+    pub operation: String,
+    pub approvals: i64,
+    pub age: String,
+    pub at: String,
+}
+
+/// One page of a list, and the cursor of the next page when there is one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RequestPage {
+    pub rows: Vec<RequestRow>,
+    pub next: Option<String>,
+}
+
+/// One entry of a request's conversation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub actor_name: String,
+    pub action: String,
+    pub to_state: Option<String>,
+    pub body: String,
+    pub age: String,
+    pub at: String,
+}
+
+/// Everything the request page shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RequestView {
+    pub id: String,
+    pub kind: String,
+    pub environment: String,
+    pub team: String,
+    pub requester_name: String,
+    pub summary: String,
+    pub state: String,
+    pub operation: String,
+    pub supersedes: Option<String>,
+    pub justification: String,
+    pub version: i32,
+    pub age: String,
+    pub at: String,
+    /// The request in the public format, as YAML.
+    pub request_yaml: String,
+    pub approvals: Vec<String>,
+    pub approvals_required: usize,
+    pub deciders: String,
+    pub timeline: Vec<TimelineEntry>,
+    /// The files the pull request changes, each with its diff.
+    pub files: Vec<mesh::changes::FileChange>,
+    /// Problems found checking the request against what is granted now.
+    pub problems: Vec<mesh::Problem>,
+    /// Why the viewer may not decide, when they may not (`None`: the decision box shows).
+    pub decide_block: Option<String>,
+    pub may_withdraw: bool,
+    pub may_change: bool,
+    pub may_remove: bool,
+    pub pending_day2: Option<String>,
+    /// The submission key of the removal form.
+    pub removal_key: String,
+    /// A message for the viewer left by a step made without JavaScript.
+    pub note: Option<String>,
+}
+
+/// The answer to a submit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SubmitOutcome {
+    Submitted { id: String },
+    Refused { problems: Vec<mesh::Problem> },
+}
+
+/// The answer to a decision, withdrawal or comment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum StepOutcome {
+    Done { message: String },
+    Refused { problems: Vec<mesh::Problem> },
+}
+
+/// What a form page starts from: a fresh submission key, and the values and problems of a
+/// refused submit made without JavaScript, or of the grant being changed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FormStart {
+    pub key: String,
+    pub api: Option<ApiForm>,
+    pub egress: Option<EgressForm>,
+    pub problems: Vec<mesh::Problem>,
+    /// The grant a change is about: its id and summary.
+    pub change_of: Option<(String, String)>,
+    /// Every stored claim, for the browser's own conflict check.
+    pub claims: Vec<ClaimView>,
+}
+
+/// A stored request that holds a claim, for the browser's own conflict check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClaimView {
+    pub id: String,
+    pub payload: serde_json::Value,
+    pub granted: bool,
+}
+
+/// How a state reads on a label.
+pub fn state_label(state: &str) -> &'static str {
+    match state {
+        "submitted" => "Waiting for review",
+        "approved" => "Approved",
+        "rejected" => "Rejected",
+        "withdrawn" => "Withdrawn",
+        "delivering" => "Delivering",
+        "pr_open" => "Pull request open",
+        "pr_closed" => "Pull request closed",
+        "delivery_failed" => "Delivery failed",
+        "merged" => "Merged",
+        "live" => "Live",
+        _ => "Unknown",
+    }
+}
+
+/// The colour class of a state label.
+pub fn state_class(state: &str) -> &'static str {
+    match state {
+        "submitted" | "delivering" | "pr_open" => "label amber",
+        "approved" | "merged" | "live" => "label green",
+        "rejected" | "delivery_failed" | "pr_closed" => "label red",
+        _ => "label grey",
+    }
+}
+
+/// "Remove", "Change" or "" before a summary.
+pub fn operation_prefix(operation: &str) -> &'static str {
+    match operation {
+        "change" => "Change: ",
+        "remove" => "Remove: ",
+        _ => "",
+    }
+}
+
+#[server]
+pub async fn form_setup(
+    draft: Option<String>,
+    change: Option<String>,
+) -> Result<FormStart, ServerFnError> {
+    let user = crate::auth::require_member().await?;
+    ssr::form_setup(&user, draft, change).await
+}
+
+#[server]
+pub async fn submit_api(
+    key: String,
+    change_of: Option<String>,
+    form: ApiForm,
+) -> Result<SubmitOutcome, ServerFnError> {
+    let user = crate::auth::require_member().await?;
+    ssr::submit_api(&user, key, change_of, form).await
+}
+
+#[server]
+pub async fn submit_egress(key: String, form: EgressForm) -> Result<SubmitOutcome, ServerFnError> {
+    let user = crate::auth::require_member().await?;
+    ssr::submit_egress(&user, key, form).await
+}
+
+#[server]
+pub async fn remove_grant(
+    key: String,
+    id: String,
+    justification: String,
+) -> Result<SubmitOutcome, ServerFnError> {
+    let user = crate::auth::require_member().await?;
+    ssr::remove_grant(&user, key, id, justification).await
+}
+
+#[server]
+pub async fn decide_request(
+    id: String,
+    version: i32,
+    decision: String,
+    reason: String,
+) -> Result<StepOutcome, ServerFnError> {
+    let user = crate::auth::require_member().await?;
+    ssr::decide(&user, id, version, decision, reason).await
+}
+
+#[server]
+pub async fn withdraw_request(id: String, version: i32) -> Result<StepOutcome, ServerFnError> {
+    let user = crate::auth::require_member().await?;
+    ssr::withdraw(&user, id, version).await
+}
+
+#[server]
+pub async fn comment_on_request(id: String, body: String) -> Result<StepOutcome, ServerFnError> {
+    let user = crate::auth::require_member().await?;
+    ssr::comment(&user, id, body).await
+}
+
+#[server]
+pub async fn load_request(id: String, note: Option<String>) -> Result<RequestView, ServerFnError> {
+    let user = crate::auth::require_member().await?;
+    ssr::load_request(&user, id, note).await
+}
+
+#[server]
+pub async fn my_requests(
+    state: Option<String>,
+    environment: Option<String>,
+    before: Option<String>,
+) -> Result<RequestPage, ServerFnError> {
+    let user = crate::auth::require_member().await?;
+    ssr::my_requests(&user, state, environment, before).await
+}
+
+#[server]
+pub async fn approver_queue(
+    environment: Option<String>,
+    team: Option<String>,
+    kind: Option<String>,
+    after: Option<String>,
+) -> Result<RequestPage, ServerFnError> {
+    let user = crate::auth::require_member().await?;
+    ssr::approver_queue(&user, environment, team, kind, after).await
+}
+
+#[server]
+pub async fn waiting_count() -> Result<i64, ServerFnError> {
+    let user = crate::auth::require_member().await?;
+    ssr::waiting_count(&user).await
+}
+
+#[cfg(feature = "ssr")]
+mod ssr;

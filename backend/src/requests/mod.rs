@@ -1,0 +1,240 @@
+//! The request workflow: submit, decide, withdraw, comment, change and remove, one transaction
+//! each, with the timeline event that records it written inside the same transaction; and the
+//! reads the pages need (my requests, the approver queue, one request with its history).
+//!
+//! Every rule is enforced here, on the server, whatever the browser showed: who may request for
+//! a team, who may decide in an environment, that nobody decides their own request, that a
+//! decision applies to the version the approver saw, and that conflicts are checked again at
+//! submission and at approval.
+
+pub mod claims;
+mod decide;
+mod read;
+mod submit;
+
+use std::fmt;
+
+use mesh::Problem;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::Roles;
+
+pub use claims::{ExistingClaims, StoredClaim, existing_claims};
+pub use decide::{Decision, comment, decide, withdraw};
+pub use read::{
+    ListedRequest, MineFilter, QueueFilter, RequestDetail, load_detail, payload_of, queue,
+    queue_count, requests_of,
+};
+pub use submit::{Operation, Submission, submit};
+
+/// The most characters a justification, reason or comment may have.
+pub const MAX_TEXT: usize = 4000;
+
+/// Who acts: the signed-in user and their roles.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub subject: &'a str,
+    pub name: &'a str,
+    pub roles: &'a Roles,
+}
+
+impl Actor<'_> {
+    /// Requesters of a team (and platform admins) may ask on its behalf.
+    pub fn may_request_for(&self, team: &str) -> bool {
+        self.roles.platform_admin || self.roles.requester_for.contains(team)
+    }
+
+    /// Approvers of the environment or of the team (and platform admins) may decide.
+    pub fn may_decide(&self, environment: &str, team: &str) -> bool {
+        self.roles.platform_admin
+            || self.roles.approver_for_environments.contains(environment)
+            || self.roles.approver_for_teams.contains(team)
+    }
+
+    /// Who may see a request: its requester, its team, and whoever may decide it.
+    pub fn may_view(&self, record: &RequestRecord) -> bool {
+        record.requester == self.subject
+            || self.may_request_for(&record.team)
+            || self.may_decide(&record.environment, &record.team)
+    }
+}
+
+/// A stored request.
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    pub id: Uuid,
+    pub kind: String,
+    pub environment: String,
+    pub team: String,
+    pub requester: String,
+    pub requester_name: String,
+    pub justification: String,
+    pub payload: serde_json::Value,
+    pub state: String,
+    pub version: i32,
+    pub operation: String,
+    pub supersedes: Option<Uuid>,
+    pub summary: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// One approval of a request.
+#[derive(Debug, Clone)]
+pub struct Approval {
+    pub approver: String,
+    pub approver_name: String,
+    pub reason: String,
+    pub decided_at: OffsetDateTime,
+}
+
+/// One entry of a request's timeline.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: i64,
+    pub at: OffsetDateTime,
+    pub actor: String,
+    pub actor_name: String,
+    pub action: String,
+    pub from_state: Option<String>,
+    pub to_state: Option<String>,
+    pub body: String,
+}
+
+/// Why a workflow step was refused. Each message is what the user sees.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    /// What the user entered is refused, field by field.
+    #[error("{}", describe_problems(.0))]
+    Refused(Vec<Problem>),
+    /// A rule forbids this user this step.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// Someone else acted first; the message says who and what.
+    #[error("{0}")]
+    Stale(String),
+    /// No such request, or not one this user may see (the same answer, so ids leak nothing).
+    #[error("there is no such request, or you may not see it")]
+    NotFound,
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn describe_problems(problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    lines.join("; ")
+}
+
+/// The states after approval in which a request's grant holds.
+pub const GRANTED_STATES: &[&str] = &[
+    "approved",
+    "delivering",
+    "pr_open",
+    "pr_closed",
+    "delivery_failed",
+    "merged",
+    "live",
+];
+
+/// Whether `state` is one in which the grant holds.
+pub fn is_granted(state: &str) -> bool {
+    GRANTED_STATES.contains(&state)
+}
+
+/// The groups that decide a request of `team` in `environment`, for messages: "someone in
+/// platform-approvers or team-a-leads".
+pub fn deciders(catalog: &mesh::Catalog, environment: &str, team: &str) -> String {
+    let mut groups: Vec<String> = catalog
+        .environment(environment)
+        .map(|env| env.approval.approver_groups.clone())
+        .unwrap_or_default();
+    if let Some(team) = catalog.team(team) {
+        groups.extend(team.approver_groups.iter().cloned());
+    }
+    groups.dedup();
+    if groups.is_empty() {
+        "a platform admin".to_owned()
+    } else {
+        format!("someone in {}", groups.join(" or "))
+    }
+}
+
+/// Approvals an environment needs (at least one).
+pub fn approvals_required(catalog: &mesh::Catalog, environment: &str) -> usize {
+    catalog
+        .environment(environment)
+        .map_or(1, |env| usize::from(env.approval.approvals_required.max(1)))
+}
+
+/// A state as people say it.
+pub fn state_words(state: &str) -> &'static str {
+    match state {
+        "submitted" => "waiting for review",
+        "approved" => "approved",
+        "rejected" => "rejected",
+        "withdrawn" => "withdrawn",
+        "delivering" => "being delivered",
+        "pr_open" => "pull request open",
+        "pr_closed" => "pull request closed",
+        "delivery_failed" => "delivery failed",
+        "merged" => "merged",
+        "live" => "live",
+        _ => "in an unknown state",
+    }
+}
+
+/// Writes one timeline event inside the caller's transaction.
+#[allow(clippy::too_many_arguments)]
+async fn record_event(
+    tx: &mut sqlx::PgConnection,
+    request: Uuid,
+    actor: &Actor<'_>,
+    action: &str,
+    from_state: Option<&str>,
+    to_state: Option<&str>,
+    body: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"
+        insert into request_events (request_id, actor, actor_name, action, from_state, to_state, body)
+        values ($1, $2, $3, $4, $5, $6, $7)
+        "#,
+        request,
+        actor.subject,
+        actor.name,
+        action,
+        from_state,
+        to_state,
+        body
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Checks a free text field: trimmed, required when `required`, at most [`MAX_TEXT`] chars.
+fn check_text(field: &str, text: &str, required: Option<&str>) -> Result<String, WorkflowError> {
+    let text = text.trim();
+    if let Some(why) = required
+        && text.is_empty()
+    {
+        return Err(WorkflowError::Refused(vec![Problem::invalid(field, why)]));
+    }
+    let chars = text.chars().count();
+    if chars > MAX_TEXT {
+        return Err(WorkflowError::Refused(vec![Problem::invalid(
+            field,
+            format!("is {chars} characters long; at most {MAX_TEXT} are accepted"),
+        )]));
+    }
+    Ok(text.to_owned())
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

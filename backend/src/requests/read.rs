@@ -1,0 +1,302 @@
+//! What the pages read: a user's and their teams' requests, the approver queue, and one request
+//! with its approvals and timeline. Lists page by keyset (the last row's id), never by offset.
+
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Actor, Approval, Event, RequestRecord, WorkflowError};
+
+/// One row of a list.
+#[derive(Debug, Clone)]
+pub struct ListedRequest {
+    pub id: Uuid,
+    pub kind: String,
+    pub environment: String,
+    pub team: String,
+    pub requester_name: String,
+    pub summary: String,
+    pub state: String,
+    pub operation: String,
+    pub approvals: i64,
+    pub created_at: OffsetDateTime,
+}
+
+/// Filters of "my requests".
+#[derive(Debug, Clone, Default)]
+pub struct MineFilter {
+    pub state: Option<String>,
+    pub environment: Option<String>,
+    /// Rows older than this request.
+    pub before: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// The actor's own requests and their teams', newest first.
+#[tracing::instrument(skip(pool, actor), fields(actor = actor.subject), err)]
+pub async fn requests_of(
+    pool: &PgPool,
+    actor: Actor<'_>,
+    filter: &MineFilter,
+) -> Result<Vec<ListedRequest>, sqlx::Error> {
+    let teams: Vec<String> = actor.roles.requester_for.iter().cloned().collect();
+    let rows = sqlx::query!(
+        r#"
+        select r.id, r.kind, r.environment, r.team, r.requester_name, r.summary, r.state,
+               r.operation, r.created_at,
+               (select count(*) from request_approvals a where a.request_id = r.id) as "approvals!"
+        from requests r
+        where (r.requester = $1 or r.team = any($2))
+          and ($3::text is null or r.state = $3)
+          and ($4::text is null or r.environment = $4)
+          and ($5::uuid is null
+               or (r.created_at, r.id) < (select c.created_at, c.id from requests c where c.id = $5))
+        order by r.created_at desc, r.id desc
+        limit $6
+        "#,
+        actor.subject,
+        &teams,
+        filter.state,
+        filter.environment,
+        filter.before,
+        filter.limit
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ListedRequest {
+            id: r.id,
+            kind: r.kind,
+            environment: r.environment,
+            team: r.team,
+            requester_name: r.requester_name,
+            summary: r.summary,
+            state: r.state,
+            operation: r.operation,
+            approvals: r.approvals,
+            created_at: r.created_at,
+        })
+        .collect())
+}
+
+/// Filters of the approver queue.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    pub environment: Option<String>,
+    pub team: Option<String>,
+    pub kind: Option<String>,
+    /// Rows newer than this request (the queue runs oldest first).
+    pub after: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// Requests waiting for a decision the actor may make: in their scope, not their own, not
+/// already approved by them; oldest first.
+#[tracing::instrument(skip(pool, actor), fields(actor = actor.subject), err)]
+pub async fn queue(
+    pool: &PgPool,
+    actor: Actor<'_>,
+    filter: &QueueFilter,
+) -> Result<Vec<ListedRequest>, sqlx::Error> {
+    let environments: Vec<String> = actor
+        .roles
+        .approver_for_environments
+        .iter()
+        .cloned()
+        .collect();
+    let teams: Vec<String> = actor.roles.approver_for_teams.iter().cloned().collect();
+    let rows = sqlx::query!(
+        r#"
+        select r.id, r.kind, r.environment, r.team, r.requester_name, r.summary, r.state,
+               r.operation, r.created_at,
+               (select count(*) from request_approvals a where a.request_id = r.id) as "approvals!"
+        from requests r
+        where r.state = 'submitted'
+          and r.requester <> $1
+          and ($2 or r.environment = any($3) or r.team = any($4))
+          and not exists (select 1 from request_approvals a
+                          where a.request_id = r.id and a.approver = $1)
+          and ($5::text is null or r.environment = $5)
+          and ($6::text is null or r.team = $6)
+          and ($7::text is null or r.kind = $7)
+          and ($8::uuid is null
+               or (r.created_at, r.id) > (select c.created_at, c.id from requests c where c.id = $8))
+        order by r.created_at, r.id
+        limit $9
+        "#,
+        actor.subject,
+        actor.roles.platform_admin,
+        &environments,
+        &teams,
+        filter.environment,
+        filter.team,
+        filter.kind,
+        filter.after,
+        filter.limit
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ListedRequest {
+            id: r.id,
+            kind: r.kind,
+            environment: r.environment,
+            team: r.team,
+            requester_name: r.requester_name,
+            summary: r.summary,
+            state: r.state,
+            operation: r.operation,
+            approvals: r.approvals,
+            created_at: r.created_at,
+        })
+        .collect())
+}
+
+/// How many requests wait for the actor (the count in the navigation), up to `cap`.
+#[tracing::instrument(skip(pool, actor), fields(actor = actor.subject), err)]
+pub async fn queue_count(pool: &PgPool, actor: Actor<'_>, cap: i64) -> Result<i64, sqlx::Error> {
+    if !actor.roles.platform_admin
+        && actor.roles.approver_for_environments.is_empty()
+        && actor.roles.approver_for_teams.is_empty()
+    {
+        return Ok(0);
+    }
+    let environments: Vec<String> = actor
+        .roles
+        .approver_for_environments
+        .iter()
+        .cloned()
+        .collect();
+    let teams: Vec<String> = actor.roles.approver_for_teams.iter().cloned().collect();
+    sqlx::query_scalar!(
+        r#"
+        select count(*) as "count!" from (
+            select 1 from requests r
+            where r.state = 'submitted'
+              and r.requester <> $1
+              and ($2 or r.environment = any($3) or r.team = any($4))
+              and not exists (select 1 from request_approvals a
+                              where a.request_id = r.id and a.approver = $1)
+            limit $5
+        ) waiting
+        "#,
+        actor.subject,
+        actor.roles.platform_admin,
+        &environments,
+        &teams,
+        cap
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// One request with everything its page shows.
+#[derive(Debug, Clone)]
+pub struct RequestDetail {
+    pub record: RequestRecord,
+    pub approvals: Vec<Approval>,
+    pub events: Vec<Event>,
+    /// A change or removal of this grant waiting for review, if any.
+    pub pending_day2: Option<Uuid>,
+}
+
+/// Loads a request the actor may see.
+#[tracing::instrument(skip(pool, actor), fields(actor = actor.subject), err)]
+pub async fn load_detail(
+    pool: &PgPool,
+    actor: Actor<'_>,
+    id: Uuid,
+) -> Result<RequestDetail, WorkflowError> {
+    let row = sqlx::query!(
+        r#"
+        select id, kind, environment, team, requester, requester_name, justification, payload,
+               state, version, operation, supersedes, summary, created_at, updated_at
+        from requests where id = $1
+        "#,
+        id
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or(WorkflowError::NotFound)?;
+    let record = RequestRecord {
+        id: row.id,
+        kind: row.kind,
+        environment: row.environment,
+        team: row.team,
+        requester: row.requester,
+        requester_name: row.requester_name,
+        justification: row.justification,
+        payload: row.payload,
+        state: row.state,
+        version: row.version,
+        operation: row.operation,
+        supersedes: row.supersedes,
+        summary: row.summary,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    };
+    if !actor.may_view(&record) {
+        return Err(WorkflowError::NotFound);
+    }
+    let approvals = sqlx::query!(
+        r#"
+        select approver, approver_name, reason, decided_at
+        from request_approvals where request_id = $1 order by decided_at
+        "#,
+        id
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| Approval {
+        approver: r.approver,
+        approver_name: r.approver_name,
+        reason: r.reason,
+        decided_at: r.decided_at,
+    })
+    .collect();
+    let events = sqlx::query!(
+        r#"
+        select id, at, actor, actor_name, action, from_state, to_state, body
+        from request_events where request_id = $1 order by id
+        "#,
+        id
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| Event {
+        id: r.id,
+        at: r.at,
+        actor: r.actor,
+        actor_name: r.actor_name,
+        action: r.action,
+        from_state: r.from_state,
+        to_state: r.to_state,
+        body: r.body,
+    })
+    .collect();
+    let pending_day2 = sqlx::query_scalar!(
+        "select id from requests where supersedes = $1 and state = 'submitted'",
+        id
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(RequestDetail {
+        record,
+        approvals,
+        events,
+        pending_day2,
+    })
+}
+
+/// The stored payload of a request, whoever may see it (the caller checked access to the
+/// request that names it).
+#[tracing::instrument(skip(pool), err)]
+pub async fn payload_of(pool: &PgPool, id: Uuid) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    sqlx::query_scalar!("select payload from requests where id = $1", id)
+        .fetch_optional(pool)
+        .await
+}
