@@ -7,5 +7,7 @@ mod hydration;
 mod migrate;
 mod pages;
 mod render_cli;
+mod requests;
+mod requests_concurrency;
 mod sign_in;
 mod sign_in_browser;

@@ -5,6 +5,7 @@ pub mod browser;
 pub mod database;
 pub mod fake_oidc;
 pub mod oidc_provider;
+pub mod portal;
 pub mod test_app;
 
 pub use test_app::TestApp;

@@ -17,6 +17,8 @@ pub struct TestApp {
     /// The client's cookies, to look at the session cookie.
     pub cookies: std::sync::Arc<reqwest::cookie::Jar>,
     pub pool: sqlx::PgPool,
+    /// The environments and teams the server runs with.
+    pub catalog: std::sync::Arc<mesh::Catalog>,
     pub database: TestDatabase,
     /// What the server was started with; a restart keeps it.
     settings: Settings,
@@ -46,6 +48,7 @@ pub fn test_settings(database_url: &str) -> Settings {
 struct Running {
     address: String,
     pool: sqlx::PgPool,
+    catalog: std::sync::Arc<mesh::Catalog>,
     shutdown: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -56,6 +59,7 @@ async fn start(settings: &Settings) -> Running {
         .expect("the application builds");
     let address = format!("http://{}", app.local_addr());
     let pool = app.backend().pool.clone();
+    let catalog = app.backend().catalog.clone();
     let (shutdown, stopped) = oneshot::channel();
     let server = tokio::spawn(app.run_until(async move {
         stopped.await.ok();
@@ -63,6 +67,7 @@ async fn start(settings: &Settings) -> Running {
     Running {
         address,
         pool,
+        catalog,
         shutdown,
         server,
     }
@@ -91,6 +96,7 @@ impl TestApp {
             client,
             cookies,
             pool: running.pool,
+            catalog: running.catalog,
             database,
             settings,
             shutdown: Some(running.shutdown),

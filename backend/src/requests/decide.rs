@@ -90,6 +90,30 @@ fn ago(seconds: i64) -> String {
     }
 }
 
+/// "in dev and for team-b": where an approver decides, or `None` for someone who approves nowhere.
+fn approver_scope(actor: &Actor<'_>) -> Option<String> {
+    let mut parts = Vec::new();
+    let environments: Vec<&str> = actor
+        .roles
+        .approver_for_environments
+        .iter()
+        .map(String::as_str)
+        .collect();
+    if !environments.is_empty() {
+        parts.push(format!("in {}", environments.join(", ")));
+    }
+    let teams: Vec<&str> = actor
+        .roles
+        .approver_for_teams
+        .iter()
+        .map(String::as_str)
+        .collect();
+    if !teams.is_empty() {
+        parts.push(format!("for {}", teams.join(", ")));
+    }
+    (!parts.is_empty()).then(|| parts.join(" and "))
+}
+
 /// "someone else in platform-approvers".
 fn others(catalog: &mesh::Catalog, environment: &str, team: &str) -> String {
     deciders(catalog, environment, team).replacen("someone in", "someone else in", 1)
@@ -121,22 +145,27 @@ pub async fn decide(
     let Some(row) = lock(&mut tx, id).await? else {
         return Err(WorkflowError::NotFound);
     };
-    if row.requester != actor.subject && !actor.may_decide(&row.environment, &row.team) {
-        if actor.may_request_for(&row.team) {
-            return Err(WorkflowError::NotAllowed(format!(
-                "You do not approve in {} or for {}; {} must decide",
-                row.environment,
-                row.team,
-                deciders(catalog, &row.environment, &row.team)
-            )));
-        }
-        return Err(WorkflowError::NotFound);
-    }
     if row.requester == actor.subject {
         return Err(WorkflowError::NotAllowed(format!(
             "You made this request; {} must decide",
             others(catalog, &row.environment, &row.team)
         )));
+    }
+    if !actor.may_decide(&row.environment, &row.team) {
+        let deciders = deciders(catalog, &row.environment, &row.team);
+        if let Some(scope) = approver_scope(&actor) {
+            return Err(WorkflowError::NotAllowed(format!(
+                "You approve {scope}; requests of {} in {} are decided by {deciders}",
+                row.team, row.environment
+            )));
+        }
+        if actor.may_request_for(&row.team) {
+            return Err(WorkflowError::NotAllowed(format!(
+                "You do not approve in {} or for {}; {deciders} must decide",
+                row.environment, row.team
+            )));
+        }
+        return Err(WorkflowError::NotFound);
     }
     if row.state != "submitted" || row.version != version {
         return Err(WorkflowError::Stale(
