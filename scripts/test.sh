@@ -21,6 +21,11 @@ if [ ! -d tests/oidc-provider/node_modules/oidc-provider ]; then
   (cd tests/oidc-provider && npm ci --no-audit --no-fund --silent)
 fi
 
+if [ ! -d tests/axe/node_modules/axe-core ]; then
+  log "installing axe-core, which the browser tests run on every page (npm ci)"
+  (cd tests/axe && npm ci --no-audit --no-fund --silent)
+fi
+
 log "formatting (cargo fmt --check)"
 cargo fmt --all -- --check
 

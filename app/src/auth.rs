@@ -159,7 +159,7 @@ pub fn DemoBanner() -> impl IntoView {
     view! {
         <Suspense fallback=|| ()>
             {move || session.get().and_then(Result::ok).filter(|info| info.demo).map(|_| view! {
-                <div class="demo-banner" role="note" id="demo-banner">
+                <div class="demo-banner" role="region" aria-label="Demo sign-in" id="demo-banner">
                     "Demo sign-in: anyone on this machine can act as any persona. \
                      Configure an OpenID Connect provider before real use."
                 </div>

@@ -14,8 +14,9 @@ pub struct CatalogConfig {
 
 #[server]
 pub async fn load_catalog_config() -> Result<CatalogConfig, ServerFnError> {
-    crate::auth::require_member().await?;
+    // Read before the first await: a resource's later polls may run without the context.
     let backend = expect_context::<backend::Backend>();
+    crate::auth::require_member().await?;
     Ok(CatalogConfig {
         environments: backend.catalog_source.environments.clone(),
         teams: backend.catalog_source.teams.clone(),

@@ -8,6 +8,7 @@ mod migrate;
 mod pages;
 mod render_cli;
 mod requests;
+mod requests_browser;
 mod requests_concurrency;
 mod sign_in;
 mod sign_in_browser;

@@ -168,6 +168,83 @@ impl Browser {
         panic!("{css} never contained {needle:?} (last text {last:?}, at {url})");
     }
 
+    /// Runs axe-core (from `tests/axe`, installed by scripts/test.sh) on the current page and
+    /// returns its violations, one line each: rule, impact, and the first offending element.
+    pub async fn accessibility_violations(&self) -> Vec<String> {
+        let axe =
+            crate::test_app::workspace_root().join("tests/axe/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(&axe).unwrap_or_else(|error| {
+            panic!(
+                "reading {} (scripts/test.sh installs it): {error}",
+                axe.display()
+            )
+        });
+        self.client
+            .execute(&source, vec![])
+            .await
+            .expect("axe-core loads into the page");
+        let result = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] })
+                    .then(r => done(r.violations.map(v =>
+                        v.id + ' (' + v.impact + '): ' + v.help + ' at ' +
+                        v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))))
+                    .catch(e => done(['axe failed: ' + e]));",
+                vec![],
+            )
+            .await
+            .expect("axe-core runs");
+        serde_json::from_value(result).expect("a list of violations")
+    }
+
+    /// The current path.
+    pub async fn path(&self) -> String {
+        self.client
+            .current_url()
+            .await
+            .map(|url| url.path().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Opens `url` and waits until the page has hydrated (`[data-hydrated=true]`).
+    pub async fn open_hydrated(&self, url: &str) {
+        self.client.goto(url).await.expect("opens the page");
+        self.wait_for("[data-hydrated=true]").await;
+    }
+
+    /// Types `text` into the field `css` after clearing it.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let field = self.wait_for(css).await;
+        field.clear().await.expect("clears");
+        field.send_keys(text).await.expect("types");
+    }
+
+    /// Chooses the option with `value` in the select `css`.
+    pub async fn choose(&self, css: &str, value: &str) {
+        self.wait_for(css)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|error| panic!("choosing {value} in {css}: {error}"));
+    }
+
+    /// Waits until `css` holds no text (a message went away).
+    pub async fn wait_until_empty(&self, css: &str) {
+        let mut last = String::new();
+        for _ in 0..150 {
+            if let Ok(element) = self.client.find(fantoccini::Locator::Css(css)).await {
+                last = element.text().await.unwrap_or_default();
+                if last.trim().is_empty() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css} still says {last:?}");
+    }
+
     /// Ends the WebDriver session (closing Chromium) and the driver.
     pub async fn close(self) {
         let _ = self.client.clone().close().await;

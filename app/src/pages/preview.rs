@@ -361,7 +361,7 @@ fn OutcomeView(outcome: Signal<Outcome>) -> impl IntoView {
         match outcome.get() {
         Outcome::Rendered { yaml, files } => view! {
             <p class="status ok" id="preview-status">{format!("{} would change.", files_changed(files))}</p>
-            <pre class="output" id="preview-output"><code>{yaml}</code></pre>
+            <pre class="output" id="preview-output" tabindex="0"><code>{yaml}</code></pre>
         }
         .into_any(),
         Outcome::Refused { problems } => view! {

@@ -71,8 +71,9 @@ fn number(field: &str, value: &str, what: &str, problems: &mut Vec<Problem>) -> 
 }
 
 impl ApiForm {
-    /// The request in the public format, or the problems of the fields that are not numbers.
-    pub fn to_value(&self) -> Result<Value, Vec<Problem>> {
+    /// The request in the public format, and the problems of fields that are not numbers (the
+    /// value then holds 0 there, so every other field is still checked).
+    pub fn to_value(&self) -> (Value, Vec<Problem>) {
         let mut problems = Vec::new();
         let port = number(
             "target.port",
@@ -116,11 +117,7 @@ impl ApiForm {
             }
             route.insert("retries".into(), Value::Object(retries));
         }
-        if problems.is_empty() {
-            Ok(Value::Object(route))
-        } else {
-            Err(problems)
-        }
+        (Value::Object(route), problems)
     }
 
     /// The form filled from a stored route (to change it).
@@ -152,9 +149,9 @@ impl ApiForm {
 }
 
 impl EgressForm {
-    /// The request in the public format, or the problems of the fields that are not numbers.
+    /// The request in the public format, and the problems of fields that are not numbers.
     /// Empty rows are left out, so an extra blank row never blocks a submit.
-    pub fn to_value(&self) -> Result<Value, Vec<Problem>> {
+    pub fn to_value(&self) -> (Value, Vec<Problem>) {
         let mut problems = Vec::new();
         let hosts: Vec<&str> = self
             .hosts
@@ -184,18 +181,26 @@ impl EgressForm {
             "ports": ports,
             "viaEgressGateway": self.via_egress_gateway == "on",
         });
-        if problems.is_empty() {
-            Ok(value)
-        } else {
-            Err(problems)
-        }
+        (value, problems)
     }
 }
 
-/// Parses the form's request; problems name the form's fields.
-pub fn parse(value: Result<Value, Vec<Problem>>) -> Result<mesh::Request, Vec<Problem>> {
-    let value = value?;
-    mesh::Request::from_value(&value)
+/// Parses the form's request; problems name the form's fields. A field that is not a number
+/// reports that, and every other field is checked as usual.
+pub fn parse((value, not_numbers): (Value, Vec<Problem>)) -> Result<mesh::Request, Vec<Problem>> {
+    let parsed = mesh::Request::from_value(&value);
+    if not_numbers.is_empty() {
+        return parsed;
+    }
+    let mut problems = not_numbers;
+    if let Err(others) = parsed {
+        for problem in others {
+            if !problems.iter().any(|p| p.field == problem.field) {
+                problems.push(problem);
+            }
+        }
+    }
+    Err(problems)
 }
 
 /// The form field a problem belongs to (`target.port` → `port`), or `None` for the whole form.
@@ -261,6 +266,19 @@ mod tests {
         let problems = parse(form.to_value()).expect_err("refused");
         assert_eq!(field_of(&problems[0]).as_deref(), Some("port"));
         assert!(problems[0].message.contains("not a whole number"));
+    }
+
+    #[test]
+    fn an_empty_port_does_not_hide_the_other_fields_messages() {
+        let form = ApiForm {
+            port: String::new(),
+            path: "/orders v1".into(),
+            ..filled()
+        };
+        let problems = parse(form.to_value()).expect_err("refused");
+        let fields: Vec<Option<String>> = problems.iter().map(field_of).collect();
+        assert!(fields.contains(&Some("port".to_owned())), "{problems:?}");
+        assert!(fields.contains(&Some("path".to_owned())), "{problems:?}");
     }
 
     #[test]

@@ -58,11 +58,20 @@ pub fn live_check(
     catalog: &mesh::Catalog,
     scope: &TeamScope,
     claims: &KnownClaims,
-    value: Result<Value, Vec<Problem>>,
+    value: (Value, Vec<Problem>),
 ) -> LiveCheck {
+    let probe = path_probe(&value.0);
     let request = match form::parse(value) {
         Ok(request) => request,
-        Err(problems) => {
+        Err(mut problems) => {
+            // Someone else's path is worth knowing before the rest of the form is filled in.
+            if !problems
+                .iter()
+                .any(|p| PATH_FIELDS.contains(&p.field.as_str()))
+                && let Some(probe) = probe
+            {
+                problems.extend(path_conflicts(catalog, claims, &probe));
+            }
             return LiveCheck {
                 problems,
                 files: Vec::new(),
@@ -110,5 +119,44 @@ pub fn live_check(
     LiveCheck {
         problems: Vec::new(),
         files,
+    }
+}
+
+/// The fields that say which path is asked for.
+const PATH_FIELDS: &[&str] = &["environment", "team", "host", "path", "match"];
+
+/// A route with the form's path and a stand-in target, to check the path alone.
+fn path_probe(value: &Value) -> Option<mesh::Request> {
+    if value["kind"] != "ApiRoute" {
+        return None;
+    }
+    let mut probe = value.clone();
+    let object = probe.as_object_mut()?;
+    object.remove("timeout");
+    object.remove("retries");
+    let target = object.get_mut("target")?.as_object_mut()?;
+    target.insert("service".into(), Value::from("probe"));
+    target.insert("port".into(), Value::from(1));
+    mesh::Request::from_value(&probe).ok()
+}
+
+/// The conflicts of the probe's path with stored claims.
+fn path_conflicts(
+    catalog: &mesh::Catalog,
+    claims: &KnownClaims,
+    probe: &mesh::Request,
+) -> Vec<Problem> {
+    match mesh::plan(catalog, &claims.others, std::slice::from_ref(probe)) {
+        Ok(_) => Vec::new(),
+        Err(problems) => problems
+            .into_iter()
+            .filter(|p| {
+                p.field == "path"
+                    && matches!(
+                        p.kind,
+                        mesh::ProblemKind::Conflict | mesh::ProblemKind::AlreadyGranted
+                    )
+            })
+            .collect(),
     }
 }

@@ -159,8 +159,10 @@ pub async fn form_setup(
     draft: Option<String>,
     change: Option<String>,
 ) -> Result<FormStart, ServerFnError> {
+    // Contexts are read before the first await: a resource's later polls may run without them.
+    let backend = ssr::backend();
     let user = crate::auth::require_member().await?;
-    ssr::form_setup(&user, draft, change).await
+    ssr::form_setup(&backend, &user, draft, change).await
 }
 
 #[server]
@@ -169,14 +171,18 @@ pub async fn submit_api(
     change_of: Option<String>,
     form: ApiForm,
 ) -> Result<SubmitOutcome, ServerFnError> {
+    // Contexts are read before the first await: a resource's later polls may run without them.
+    let backend = ssr::backend();
     let user = crate::auth::require_member().await?;
-    ssr::submit_api(&user, key, change_of, form).await
+    ssr::submit_api(&backend, &user, key, change_of, form).await
 }
 
 #[server]
 pub async fn submit_egress(key: String, form: EgressForm) -> Result<SubmitOutcome, ServerFnError> {
+    // Contexts are read before the first await: a resource's later polls may run without them.
+    let backend = ssr::backend();
     let user = crate::auth::require_member().await?;
-    ssr::submit_egress(&user, key, form).await
+    ssr::submit_egress(&backend, &user, key, form).await
 }
 
 #[server]
@@ -185,8 +191,10 @@ pub async fn remove_grant(
     id: String,
     justification: String,
 ) -> Result<SubmitOutcome, ServerFnError> {
+    // Contexts are read before the first await: a resource's later polls may run without them.
+    let backend = ssr::backend();
     let user = crate::auth::require_member().await?;
-    ssr::remove_grant(&user, key, id, justification).await
+    ssr::remove_grant(&backend, &user, key, id, justification).await
 }
 
 #[server]
@@ -196,26 +204,35 @@ pub async fn decide_request(
     decision: String,
     reason: String,
 ) -> Result<StepOutcome, ServerFnError> {
+    // Contexts are read before the first await: a resource's later polls may run without them.
+    let backend = ssr::backend();
     let user = crate::auth::require_member().await?;
-    ssr::decide(&user, id, version, decision, reason).await
+    ssr::decide(&backend, &user, id, version, decision, reason).await
 }
 
 #[server]
 pub async fn withdraw_request(id: String, version: i32) -> Result<StepOutcome, ServerFnError> {
+    // Contexts are read before the first await: a resource's later polls may run without them.
+    let backend = ssr::backend();
     let user = crate::auth::require_member().await?;
-    ssr::withdraw(&user, id, version).await
+    ssr::withdraw(&backend, &user, id, version).await
 }
 
 #[server]
 pub async fn comment_on_request(id: String, body: String) -> Result<StepOutcome, ServerFnError> {
+    // Contexts are read before the first await: a resource's later polls may run without them.
+    let backend = ssr::backend();
     let user = crate::auth::require_member().await?;
-    ssr::comment(&user, id, body).await
+    ssr::comment(&backend, &user, id, body).await
 }
 
 #[server]
 pub async fn load_request(id: String, note: Option<String>) -> Result<RequestView, ServerFnError> {
+    // Contexts are read before the first await: a resource's later polls may run without them.
+    let backend = ssr::backend();
+    let response = use_context::<leptos_axum::ResponseOptions>();
     let user = crate::auth::require_member().await?;
-    ssr::load_request(&user, id, note).await
+    ssr::load_request(&backend, &user, id, note, response).await
 }
 
 #[server]
@@ -224,8 +241,10 @@ pub async fn my_requests(
     environment: Option<String>,
     before: Option<String>,
 ) -> Result<RequestPage, ServerFnError> {
+    // Contexts are read before the first await: a resource's later polls may run without them.
+    let backend = ssr::backend();
     let user = crate::auth::require_member().await?;
-    ssr::my_requests(&user, state, environment, before).await
+    ssr::my_requests(&backend, &user, state, environment, before).await
 }
 
 #[server]
@@ -235,14 +254,18 @@ pub async fn approver_queue(
     kind: Option<String>,
     after: Option<String>,
 ) -> Result<RequestPage, ServerFnError> {
+    // Contexts are read before the first await: a resource's later polls may run without them.
+    let backend = ssr::backend();
     let user = crate::auth::require_member().await?;
-    ssr::approver_queue(&user, environment, team, kind, after).await
+    ssr::approver_queue(&backend, &user, environment, team, kind, after).await
 }
 
 #[server]
 pub async fn waiting_count() -> Result<i64, ServerFnError> {
+    // Contexts are read before the first await: a resource's later polls may run without them.
+    let backend = ssr::backend();
     let user = crate::auth::require_member().await?;
-    ssr::waiting_count(&user).await
+    ssr::waiting_count(&backend, &user).await
 }
 
 #[cfg(feature = "ssr")]

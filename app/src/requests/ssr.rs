@@ -26,7 +26,7 @@ fn actor(user: &CurrentUser) -> Actor<'_> {
     }
 }
 
-fn backend() -> backend::Backend {
+pub fn backend() -> backend::Backend {
     expect_context::<backend::Backend>()
 }
 
@@ -81,6 +81,7 @@ fn refusal(error: WorkflowError) -> Result<Vec<Problem>, ServerFnError> {
 /// A refused form submitted without JavaScript: keep what was typed and the problems in a
 /// draft, and send the browser back to the form that shows them.
 async fn refused_form(
+    backend: &backend::Backend,
     user: &CurrentUser,
     page: &str,
     body: serde_json::Value,
@@ -89,7 +90,7 @@ async fn refused_form(
     if is_plain_form_post() {
         let mut body = body;
         body["problems"] = serde_json::to_value(&problems).map_err(errors::internal)?;
-        let draft = backend::drafts::save(&backend().pool, &user.user.subject, &body.to_string())
+        let draft = backend::drafts::save(&backend.pool, &user.user.subject, &body.to_string())
             .await
             .map_err(errors::internal)?;
         let join = if page.contains('?') { '&' } else { '?' };
@@ -106,11 +107,11 @@ fn submitted(id: Uuid) -> SubmitOutcome {
 }
 
 pub async fn form_setup(
+    backend: &backend::Backend,
     user: &CurrentUser,
     draft: Option<String>,
     change: Option<String>,
 ) -> Result<FormStart, ServerFnError> {
-    let backend = backend();
     let mut setup = FormStart {
         key: Uuid::new_v4().to_string(),
         api: None,
@@ -122,7 +123,7 @@ pub async fn form_setup(
     for environment in backend.catalog.environments() {
         setup
             .claims
-            .extend(environment_claims(environment.name.as_str()).await?);
+            .extend(environment_claims(backend, environment.name.as_str()).await?);
     }
     if let Some(id) = blank_to_none(change).as_deref().and_then(parse_id) {
         let detail = workflow::load_detail(&backend.pool, actor(user), id).await;
@@ -149,8 +150,11 @@ pub async fn form_setup(
     Ok(setup)
 }
 
-pub async fn environment_claims(environment: &str) -> Result<Vec<ClaimView>, ServerFnError> {
-    let claims = workflow::existing_claims(&backend().pool, environment)
+pub async fn environment_claims(
+    backend: &backend::Backend,
+    environment: &str,
+) -> Result<Vec<ClaimView>, ServerFnError> {
+    let claims = workflow::existing_claims(&backend.pool, environment)
         .await
         .map_err(errors::internal)?;
     let view = |granted: bool| {
@@ -169,6 +173,7 @@ pub async fn environment_claims(environment: &str) -> Result<Vec<ClaimView>, Ser
 }
 
 pub async fn submit_api(
+    backend: &backend::Backend,
     user: &CurrentUser,
     key: String,
     change_of: Option<String>,
@@ -184,11 +189,11 @@ pub async fn submit_api(
     };
     let body = serde_json::json!({ "api": form });
     let Some(key) = parse_id(&key) else {
-        return refused_form(user, &page, body, vec![stale_form()]).await;
+        return refused_form(backend, user, &page, body, vec![stale_form()]).await;
     };
     let request = match form::parse(form.to_value()) {
         Ok(request) => request,
-        Err(problems) => return refused_form(user, &page, body, problems).await,
+        Err(problems) => return refused_form(backend, user, &page, body, problems).await,
     };
     let supersedes = change_of.as_deref().and_then(parse_id);
     let submission = Submission {
@@ -202,12 +207,11 @@ pub async fn submit_api(
         },
         supersedes,
     };
-    let backend = backend();
     match workflow::submit(&backend.pool, &backend.catalog, actor(user), submission).await {
         Ok(id) => Ok(submitted(id)),
         Err(error) => {
             let problems = refusal(error)?;
-            refused_form(user, &page, body, problems).await
+            refused_form(backend, user, &page, body, problems).await
         }
     }
 }
@@ -220,6 +224,7 @@ fn stale_form() -> Problem {
 }
 
 pub async fn submit_egress(
+    backend: &backend::Backend,
     user: &CurrentUser,
     key: String,
     form: EgressForm,
@@ -227,11 +232,11 @@ pub async fn submit_egress(
     let page = "/requests/new/egress";
     let body = serde_json::json!({ "egress": form });
     let Some(key) = parse_id(&key) else {
-        return refused_form(user, page, body, vec![stale_form()]).await;
+        return refused_form(backend, user, page, body, vec![stale_form()]).await;
     };
     let request = match form::parse(form.to_value()) {
         Ok(request) => request,
-        Err(problems) => return refused_form(user, page, body, problems).await,
+        Err(problems) => return refused_form(backend, user, page, body, problems).await,
     };
     let submission = Submission {
         request,
@@ -240,23 +245,22 @@ pub async fn submit_egress(
         operation: Operation::Create,
         supersedes: None,
     };
-    let backend = backend();
     match workflow::submit(&backend.pool, &backend.catalog, actor(user), submission).await {
         Ok(id) => Ok(submitted(id)),
         Err(error) => {
             let problems = refusal(error)?;
-            refused_form(user, page, body, problems).await
+            refused_form(backend, user, page, body, problems).await
         }
     }
 }
 
 pub async fn remove_grant(
+    backend: &backend::Backend,
     user: &CurrentUser,
     key: String,
     id: String,
     justification: String,
 ) -> Result<SubmitOutcome, ServerFnError> {
-    let backend = backend();
     let (Some(key), Some(grant)) = (parse_id(&key), parse_id(&id)) else {
         return Ok(SubmitOutcome::Refused {
             problems: vec![stale_form()],
@@ -285,7 +289,7 @@ pub async fn remove_grant(
         Ok(id) => Ok(submitted(id)),
         Err(error) => {
             let problems = refusal(error)?;
-            step_refused(user, grant, problems)
+            step_refused(backend, user, grant, problems)
                 .await
                 .map(|outcome| match outcome {
                     StepOutcome::Refused { problems } => SubmitOutcome::Refused { problems },
@@ -298,10 +302,15 @@ pub async fn remove_grant(
 }
 
 /// Without JavaScript, a step's outcome is shown on the request page it came from.
-async fn step_note(user: &CurrentUser, id: Uuid, message: &str) -> Result<(), ServerFnError> {
+async fn step_note(
+    backend: &backend::Backend,
+    user: &CurrentUser,
+    id: Uuid,
+    message: &str,
+) -> Result<(), ServerFnError> {
     if is_plain_form_post() {
         let body = serde_json::json!({ "note": message }).to_string();
-        let draft = backend::drafts::save(&backend().pool, &user.user.subject, &body)
+        let draft = backend::drafts::save(&backend.pool, &user.user.subject, &body)
             .await
             .map_err(errors::internal)?;
         leptos_axum::redirect(&format!("/requests/{id}?note={draft}"));
@@ -310,21 +319,23 @@ async fn step_note(user: &CurrentUser, id: Uuid, message: &str) -> Result<(), Se
 }
 
 async fn step_refused(
+    backend: &backend::Backend,
     user: &CurrentUser,
     id: Uuid,
     problems: Vec<Problem>,
 ) -> Result<StepOutcome, ServerFnError> {
     let lines: Vec<String> = problems.iter().map(|p| p.message.clone()).collect();
-    step_note(user, id, &lines.join(" ")).await?;
+    step_note(backend, user, id, &lines.join(" ")).await?;
     Ok(StepOutcome::Refused { problems })
 }
 
 async fn step_done(
+    backend: &backend::Backend,
     user: &CurrentUser,
     id: Uuid,
     message: String,
 ) -> Result<StepOutcome, ServerFnError> {
-    step_note(user, id, &message).await?;
+    step_note(backend, user, id, &message).await?;
     Ok(StepOutcome::Done { message })
 }
 
@@ -338,6 +349,7 @@ fn unknown_request() -> StepOutcome {
 }
 
 pub async fn decide(
+    backend: &backend::Backend,
     user: &CurrentUser,
     id: String,
     version: i32,
@@ -352,6 +364,7 @@ pub async fn decide(
         "reject" => workflow::Decision::Reject,
         _ => {
             return step_refused(
+                backend,
                 user,
                 id,
                 vec![Problem::invalid("decision", "choose Approve or Reject")],
@@ -359,7 +372,6 @@ pub async fn decide(
             .await;
         }
     };
-    let backend = backend();
     match workflow::decide(
         &backend.pool,
         &backend.catalog,
@@ -377,13 +389,14 @@ pub async fn decide(
                 (_, "approved") => "You approved this request; it is approved.".to_owned(),
                 _ => "You approved this request; it waits for more approvals.".to_owned(),
             };
-            step_done(user, id, message).await
+            step_done(backend, user, id, message).await
         }
-        Err(error) => step_refused(user, id, refusal(error)?).await,
+        Err(error) => step_refused(backend, user, id, refusal(error)?).await,
     }
 }
 
 pub async fn withdraw(
+    backend: &backend::Backend,
     user: &CurrentUser,
     id: String,
     version: i32,
@@ -391,13 +404,14 @@ pub async fn withdraw(
     let Some(id) = parse_id(&id) else {
         return Ok(unknown_request());
     };
-    match workflow::withdraw(&backend().pool, actor(user), id, version).await {
-        Ok(()) => step_done(user, id, "You withdrew this request.".to_owned()).await,
-        Err(error) => step_refused(user, id, refusal(error)?).await,
+    match workflow::withdraw(&backend.pool, actor(user), id, version).await {
+        Ok(()) => step_done(backend, user, id, "You withdrew this request.".to_owned()).await,
+        Err(error) => step_refused(backend, user, id, refusal(error)?).await,
     }
 }
 
 pub async fn comment(
+    backend: &backend::Backend,
     user: &CurrentUser,
     id: String,
     body: String,
@@ -405,9 +419,9 @@ pub async fn comment(
     let Some(id) = parse_id(&id) else {
         return Ok(unknown_request());
     };
-    match workflow::comment(&backend().pool, actor(user), id, &body).await {
-        Ok(()) => step_done(user, id, "Your comment was added.".to_owned()).await,
-        Err(error) => step_refused(user, id, refusal(error)?).await,
+    match workflow::comment(&backend.pool, actor(user), id, &body).await {
+        Ok(()) => step_done(backend, user, id, "Your comment was added.".to_owned()).await,
+        Err(error) => step_refused(backend, user, id, refusal(error)?).await,
     }
 }
 
@@ -440,6 +454,7 @@ fn page_of(rows: Vec<workflow::ListedRequest>) -> RequestPage {
 }
 
 pub async fn my_requests(
+    backend: &backend::Backend,
     user: &CurrentUser,
     state: Option<String>,
     environment: Option<String>,
@@ -451,13 +466,14 @@ pub async fn my_requests(
         before: blank_to_none(before).as_deref().and_then(parse_id),
         limit: PAGE_SIZE + 1,
     };
-    let rows = workflow::requests_of(&backend().pool, actor(user), &filter)
+    let rows = workflow::requests_of(&backend.pool, actor(user), &filter)
         .await
         .map_err(errors::internal)?;
     Ok(page_of(rows))
 }
 
 pub async fn approver_queue(
+    backend: &backend::Backend,
     user: &CurrentUser,
     environment: Option<String>,
     team: Option<String>,
@@ -471,24 +487,34 @@ pub async fn approver_queue(
         after: blank_to_none(after).as_deref().and_then(parse_id),
         limit: PAGE_SIZE + 1,
     };
-    let rows = workflow::queue(&backend().pool, actor(user), &filter)
+    let rows = workflow::queue(&backend.pool, actor(user), &filter)
         .await
         .map_err(errors::internal)?;
     Ok(page_of(rows))
 }
 
-pub async fn waiting_count(user: &CurrentUser) -> Result<i64, ServerFnError> {
-    workflow::queue_count(&backend().pool, actor(user), 100)
+pub async fn waiting_count(
+    backend: &backend::Backend,
+    user: &CurrentUser,
+) -> Result<i64, ServerFnError> {
+    workflow::queue_count(&backend.pool, actor(user), 100)
         .await
         .map_err(errors::internal)
 }
 
 pub async fn load_request(
+    backend: &backend::Backend,
     user: &CurrentUser,
     id: String,
     note: Option<String>,
+    response: Option<leptos_axum::ResponseOptions>,
 ) -> Result<RequestView, ServerFnError> {
-    let backend = backend();
+    let not_found = || {
+        if let Some(response) = &response {
+            response.set_status(http::StatusCode::NOT_FOUND);
+        }
+        ServerFnError::ServerError("There is no such request, or you may not see it.".to_owned())
+    };
     let Some(id) = parse_id(&id) else {
         return Err(not_found());
     };
@@ -602,13 +628,6 @@ fn capitalise(text: &str) -> String {
         .next()
         .map(|first| first.to_uppercase().collect::<String>() + chars.as_str())
         .unwrap_or_default()
-}
-
-fn not_found() -> ServerFnError {
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(http::StatusCode::NOT_FOUND);
-    }
-    ServerFnError::ServerError("There is no such request, or you may not see it.".to_owned())
 }
 
 /// The files the request's pull request changes: the repository's state with what is granted

@@ -25,6 +25,8 @@ pub fn RequestPage() -> impl IntoView {
     let comment = ServerAction::<CommentOnRequest>::new();
     let remove = ServerAction::<RemoveGrant>::new();
     let version = RwSignal::new(0usize);
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     let request = Resource::new(
         move || {
             (
@@ -71,6 +73,7 @@ pub fn RequestPage() -> impl IntoView {
     });
 
     view! {
+        <div data-hydrated=move || hydrated.get().to_string()>
         <Suspense fallback=|| view! { <p class="hint">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match request.await {
@@ -88,6 +91,7 @@ pub fn RequestPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        </div>
     }
 }
 
@@ -181,7 +185,7 @@ fn RequestBody(
                 <details class="request-source">
                     <summary>"The request as submitted"</summary>
                     {(!view.justification.is_empty()).then(|| view! { <p class="justification">{view.justification.clone()}</p> })}
-                    <pre class="output"><code>{view.request_yaml.clone()}</code></pre>
+                    <pre class="output" tabindex="0"><code>{view.request_yaml.clone()}</code></pre>
                 </details>
             </section>
             <OwnerActions view=view.clone() withdraw remove />

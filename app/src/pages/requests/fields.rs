@@ -180,6 +180,8 @@ pub fn TextField(
         <div class="field" class:has-error=state.invalid(field)>
             <label for=field>{label}</label>
             {(!hint.is_empty()).then(|| view! { <p class="hint" id=hint_id.clone()>{hint}</p> })}
+            // `change` fires when the user leaves a field they edited: the moment its messages
+            // start to show (a delegated event, so it also works right after hydration).
             <input
                 type="text"
                 id=field
@@ -196,7 +198,7 @@ pub fn TextField(
                     value.set(event_target_value(&event));
                     state.edited();
                 }
-                on:blur=move |_| state.leave(field)
+                on:change=move |_| state.leave(field)
             />
             <FieldMessages id=messages_id messages=state.messages(field) />
         </div>
@@ -275,7 +277,7 @@ pub fn JustificationField(value: RwSignal<String>, state: FormState) -> impl Int
                     value.set(event_target_value(&event));
                     state.edited();
                 }
-                on:blur=move |_| state.leave("justification")
+                on:change=move |_| state.leave("justification")
             >
                 {value.get_untracked()}
             </textarea>
@@ -361,11 +363,33 @@ pub fn FileDiffs(files: Vec<mesh::changes::FileChange>, collapsed: bool) -> impl
                                 <code class="path">{file.path.clone()}</code>
                                 <span class=format!("file-status {}", file.status.as_str())>{file.status.as_str()}</span>
                             </summary>
-                            <pre class="diff"><code>{lines}</code></pre>
+                            <pre class="diff" tabindex="0"><code>{lines}</code></pre>
                         </details>
                     }
                 })
                 .collect_view()}
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_shows_its_messages_once_the_user_left_it() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let problem = mesh::Problem::invalid("path", "must start with '/'");
+            let live = Memo::new(move |_| LiveCheck {
+                problems: vec![problem.clone()],
+                files: Vec::new(),
+            });
+            let state = FormState::new(live, Vec::new());
+            let messages = state.messages("path");
+            assert!(messages.get().is_empty(), "nothing before the user leaves");
+            state.leave("path");
+            assert_eq!(messages.get(), vec!["must start with '/'".to_owned()]);
+        });
     }
 }

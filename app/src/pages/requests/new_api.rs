@@ -180,6 +180,8 @@ fn ApiRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
         })
     };
     let state = FormState::new(live, setup.problems.clone());
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     let submit = ServerAction::<SubmitApi>::new();
     Effect::new(move |_| state.after_submit(submit.value().get()));
 
@@ -253,7 +255,7 @@ fn ApiRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
                 </p>
             }.into_any(),
         }}
-        <div class="split form-split">
+        <div class="split form-split" data-hydrated=move || hydrated.get().to_string()>
             <ActionForm action=submit attr:id="request-form" attr:novalidate=true>
                 <input type="hidden" name="key" value=setup.key.clone() />
                 <input type="hidden" name="change_of" value=change_id />

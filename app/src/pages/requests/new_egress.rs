@@ -155,6 +155,8 @@ fn EgressRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
         })
     };
     let state = FormState::new(live, setup.problems.clone());
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     let submit = ServerAction::<SubmitEgress>::new();
     Effect::new(move |_| state.after_submit(submit.value().get()));
 
@@ -200,7 +202,7 @@ fn EgressRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
             "Let a namespace of your team reach hosts outside the cluster. The mesh blocks every \
              external host that is not registered; this registers yours for your namespace only."
         </p>
-        <div class="split form-split">
+        <div class="split form-split" data-hydrated=move || hydrated.get().to_string()>
             <ActionForm action=submit attr:id="request-form" attr:novalidate=true>
                 <input type="hidden" name="key" value=setup.key.clone() />
                 <fieldset>
@@ -234,7 +236,7 @@ fn EgressRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
                                         autocomplete="off" spellcheck="false" placeholder="api.stripe.com"
                                         aria-describedby=move || format!("hosts-hint hosts-{}-messages", index())
                                         on:input=move |event| { row.value.set(event_target_value(&event)); state.edited(); }
-                                        on:blur=move |_| state.leave(&field())
+                                        on:change=move |_| state.leave(&field())
                                     />
                                     <button type="button" class="secondary"
                                         aria-label=move || format!("Remove external host {}", index() + 1)
@@ -273,7 +275,7 @@ fn EgressRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
                                         prop:value=row.number
                                         aria-describedby=move || format!("ports-{}-messages", index())
                                         on:input=move |event| { row.number.set(event_target_value(&event)); state.edited(); }
-                                        on:blur=move |_| state.leave(&field())
+                                        on:change=move |_| state.leave(&field())
                                     />
                                     <label for=move || format!("ports-{}-protocol", index())>"Protocol"</label>
                                     <select

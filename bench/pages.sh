@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Requests per second of the review queue and "my requests" pages over 100,000 stored requests,
+# each next to a bare axum handler running the same SQL on the same data (server/examples/
+# bare_lists.rs), and the ratio. Both are the debug build the tests use; compare the ratio, not
+# the absolute figures.
+#   bench/pages.sh           10 seconds per page
+#   bench/pages.sh --quick   3 seconds per page (what scripts/test.sh runs)
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+cd "$ROOT"
+
+DURATION=10s
+[ "${1:-}" = "--quick" ] && DURATION=3s
+
+ensure_apt wrk
+ensure_test_postgres
+cargo build -q -p server --bin signalbox --example bare_lists
+
+db="signalbox_bench_pages"
+admin="$SIGNALBOX_TEST_DATABASE_URL"
+url="${admin%/*}/$db"
+psql -q "$admin" -c "drop database if exists $db" -c "create database $db" >/dev/null
+SIGNALBOX_DATABASE__URL="$url" target/debug/signalbox migrate >/dev/null
+log "seeding 100,000 requests"
+psql -q "$url" -f bench/seed_requests.sql >/dev/null
+
+portal_port=39110
+bare_port=39111
+SIGNALBOX_DATABASE__URL="$url" SIGNALBOX_SERVER__ADDRESS="127.0.0.1:$portal_port" \
+  SIGNALBOX_SERVER__LOG_FORMAT=json RUST_LOG=warn target/debug/signalbox demo >/dev/null 2>&1 &
+portal=$!
+target/debug/examples/bare_lists "$url" "127.0.0.1:$bare_port" &
+bare=$!
+cleanup() {
+  kill "$portal" "$bare" 2>/dev/null || true
+  wait "$portal" "$bare" 2>/dev/null || true
+  psql -q "$admin" -c "drop database if exists $db" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$portal_port/readyz" >/dev/null && curl -fs -o /dev/null "http://127.0.0.1:$bare_port/queue" && break
+  sleep 0.2
+done
+
+# A session cookie of a demo persona.
+session() {
+  curl -s -o /dev/null -D - -X POST -d "persona=$1&return_to=/" "http://127.0.0.1:$portal_port/auth/demo" |
+    tr -d '\r' | sed -n 's/^set-cookie: \([^;]*\).*/\1/Ip' | head -n1
+}
+
+# Requests per second wrk reaches on URL with optional cookie.
+rps() {
+  local url="$1" cookie="${2:-}"
+  local args=(-t2 -c8 -d"$DURATION")
+  [ -n "$cookie" ] && args+=(-H "Cookie: $cookie")
+  wrk "${args[@]}" "$url" | awk '/Requests\/sec/ { print $2 }'
+}
+
+carol=$(session carol)
+alice=$(session alice)
+printf '\n%-14s %14s %14s %8s\n' "page" "portal req/s" "bare req/s" "ratio"
+for page in "queue carol" "requests alice"; do
+  set -- $page
+  cookie=$([ "$2" = carol ] && echo "$carol" || echo "$alice")
+  portal_rps=$(rps "http://127.0.0.1:$portal_port/$1" "$cookie")
+  bare_rps=$(rps "http://127.0.0.1:$bare_port/$1")
+  ratio=$(awk -v a="$portal_rps" -v b="$bare_rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+  printf '%-14s %14s %14s %8s\n' "/$1" "$portal_rps" "$bare_rps" "$ratio"
+done
+echo "goal: ratio of at least 0.33 on each page"
