@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of Signalbox, installing what is missing first (idempotently):
 # formatting, clippy, the sqlx query cache, the two-step build, the wasm32 build of the mesh core,
-# all Rust tests (unit, integration, browser) and the benchmarks in quick mode.
+# all Rust tests (unit, integration, browser) and the benchmarks in quick mode (criterion for
+# the mesh core, bench/pages.sh for the list pages).
 #   scripts/test.sh            everything
 #   scripts/test.sh --no-bench skip the benchmarks
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -62,5 +63,7 @@ cargo test --no-fail-fast
 if [ "$RUN_BENCH" = 1 ]; then
   log "benchmarks (quick)"
   cargo bench -p mesh -- --quick
+  log "page benchmark: review queue and my requests over 100,000 requests (quick)"
+  bench/pages.sh --quick
 fi
 log "all checks passed"

@@ -76,7 +76,7 @@ async fn an_internal_error_shows_a_reference_id_and_no_details() {
     let app = TestApp::spawn().await;
     app.sign_in_as("alice").await;
     // The check reads stored requests; without their table the server fails on its side.
-    sqlx::query("drop table requests")
+    sqlx::query("drop table requests cascade")
         .execute(&app.pool)
         .await
         .expect("dropped");

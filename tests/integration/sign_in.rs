@@ -572,6 +572,13 @@ async fn server_functions_refuse_a_signed_in_user_without_a_role() {
             .form(&[
                 ("request", "kind: Egress"),
                 ("id", "00000000-0000-0000-0000-000000000000"),
+                ("key", "00000000-0000-0000-0000-000000000000"),
+                ("version", "1"),
+                ("decision", "approve"),
+                ("reason", "ok"),
+                ("body", "hello"),
+                ("justification", "why"),
+                ("form[environment]", "dev"),
             ])
             .send()
             .await

@@ -220,10 +220,10 @@ pub fn field_of(problem: &Problem) -> Option<String> {
         "hosts" => "hosts",
         "ports" => "ports",
         other if other.starts_with("hosts[") => {
-            return Some(other.split(']').next().map(|s| format!("{s}]"))?);
+            return other.split(']').next().map(|s| format!("{s}]"));
         }
         other if other.starts_with("ports[") => {
-            return Some(other.split(']').next().map(|s| format!("{s}]"))?);
+            return other.split(']').next().map(|s| format!("{s}]"));
         }
         _ => return None,
     };

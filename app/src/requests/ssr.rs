@@ -527,7 +527,7 @@ pub async fn load_request(
     let request = mesh::Request::from_value(&record.payload)
         .map_err(|p| errors::internal(format!("stored request {id}: {p:?}")))?
         .with_origin(format!("request {id}"));
-    let (files, problems) = files_changed(&backend, record, &request).await?;
+    let (files, problems) = files_changed(backend, record, &request).await?;
     let me = actor(user);
     let decide_block = if record.state != "submitted" {
         Some(String::new())

@@ -40,18 +40,33 @@ pub async fn requests_of(
     filter: &MineFilter,
 ) -> Result<Vec<ListedRequest>, sqlx::Error> {
     let teams: Vec<String> = actor.roles.requester_for.iter().cloned().collect();
+    // Two ordered index scans (by requester, by team), each cut at the page size, merged: an OR
+    // over both columns would sort every row of the team first.
     let rows = sqlx::query!(
         r#"
+        with cursor as (select c.created_at, c.id from requests c where c.id = $5),
+        mine as (
+            (select r.id, r.created_at from requests r
+             where r.requester = $1
+               and ($3::text is null or r.state = $3)
+               and ($4::text is null or r.environment = $4)
+               and ($5::uuid is null or (r.created_at, r.id) < (select * from cursor))
+             order by r.requester, r.created_at desc, r.id desc
+             limit $6)
+            union
+            (select r.id, r.created_at from requests r
+             where r.team = any($2)
+               and ($3::text is null or r.state = $3)
+               and ($4::text is null or r.environment = $4)
+               and ($5::uuid is null or (r.created_at, r.id) < (select * from cursor))
+             order by r.created_at desc, r.id desc
+             limit $6)
+        )
         select r.id, r.kind, r.environment, r.team, r.requester_name, r.summary, r.state,
                r.operation, r.created_at,
                (select count(*) from request_approvals a where a.request_id = r.id) as "approvals!"
-        from requests r
-        where (r.requester = $1 or r.team = any($2))
-          and ($3::text is null or r.state = $3)
-          and ($4::text is null or r.environment = $4)
-          and ($5::uuid is null
-               or (r.created_at, r.id) < (select c.created_at, c.id from requests c where c.id = $5))
-        order by r.created_at desc, r.id desc
+        from mine m join requests r on r.id = m.id
+        order by m.created_at desc, m.id desc
         limit $6
         "#,
         actor.subject,
