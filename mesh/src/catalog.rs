@@ -334,6 +334,19 @@ pub struct EgressGateway {
     pub service: Fqdn,
 }
 
+impl EgressGateway {
+    /// The namespace the gateway's pods (and their Service) run in, which sidecars must see to
+    /// reach them: the namespace of the Service host `name.namespace.svc…`, else the Gateway
+    /// object's namespace.
+    pub fn workload_namespace(&self) -> &str {
+        let host = self.service.as_str();
+        match host.split('.').collect::<Vec<_>>().as_slice() {
+            [_, namespace, "svc", ..] => namespace,
+            _ => self.gateway.namespace().as_str(),
+        }
+    }
+}
+
 /// How workloads reach external hosts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EgressMode {
@@ -343,10 +356,14 @@ pub enum EgressMode {
     Gateway(EgressGateway),
 }
 
+/// What a team namespace's baseline Sidecar lets it reach unless configured otherwise: itself
+/// (and its egress grants), the control plane, and in-cluster services.
+pub const DEFAULT_SIDECAR_HOSTS: &[&str] = &["./*", "istio-system/*", "*/*.svc.cluster.local"];
+
 /// Per-namespace Sidecar generation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SidecarPolicy {
-    /// Whether namespaces with egress grants get a REGISTRY_ONLY Sidecar.
+    /// Whether every team namespace gets a REGISTRY_ONLY baseline Sidecar.
     pub registry_only: bool,
     /// Egress hosts every generated Sidecar keeps, `namespace/host`.
     pub egress_hosts: Vec<String>,
@@ -432,6 +449,8 @@ pub struct Team {
     pub namespaces: Vec<DnsLabel>,
     /// OIDC groups whose members approve the team's requests.
     pub approver_groups: Vec<String>,
+    /// Egress hosts the team's Sidecars keep on top of the environment's.
+    pub sidecar_egress_hosts: Vec<String>,
 }
 
 impl Team {
@@ -687,7 +706,10 @@ fn parse_environment(raw: &EnvironmentConfig) -> Result<Environment, Vec<Problem
         registry_only: raw.sidecar.registry_only,
         egress_hosts: match &raw.sidecar.egress_hosts {
             Some(hosts) => list(p, "sidecar.egressHosts", hosts, parse_sidecar_host),
-            None => vec!["./*".to_owned(), "istio-system/*".to_owned()],
+            None => DEFAULT_SIDECAR_HOSTS
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect(),
         },
     };
     let policy = &raw.policy;
@@ -904,12 +926,19 @@ fn parse_team(raw: &TeamConfig) -> Result<Team, Vec<Problem>> {
             }
         }
     }
+    let sidecar_egress_hosts = list(
+        p,
+        "sidecarEgressHosts",
+        &raw.sidecar_egress_hosts,
+        parse_sidecar_host,
+    );
     match name {
         Some(name) if problems.is_empty() => Ok(Team {
             name,
             groups: raw.groups.clone(),
             namespaces,
             approver_groups: raw.approver_groups.clone(),
+            sidecar_egress_hosts,
         }),
         _ => Err(problems),
     }

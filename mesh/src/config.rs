@@ -125,11 +125,13 @@ impl Default for EgressConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SidecarConfig {
-    /// Generate a Sidecar with `outboundTrafficPolicy: REGISTRY_ONLY` for each namespace that has
-    /// egress grants.
+    /// Generate a baseline Sidecar with `outboundTrafficPolicy: REGISTRY_ONLY` in every team
+    /// namespace, whether or not it has egress grants.
     #[serde(default)]
     pub registry_only: bool,
-    /// Egress hosts every such Sidecar keeps (`namespace/host`); default `["./*", "istio-system/*"]`.
+    /// Egress hosts every such Sidecar keeps (`namespace/host`); default
+    /// `["./*", "istio-system/*", "*/*.svc.cluster.local"]`: the namespace itself (and its egress
+    /// grants), the control plane, and every in-cluster service exported to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub egress_hosts: Option<Vec<String>>,
 }
@@ -195,4 +197,8 @@ pub struct TeamConfig {
     /// OIDC groups whose members approve the team's requests.
     #[serde(default)]
     pub approver_groups: Vec<String>,
+    /// Egress hosts the team's Sidecars keep on top of the environment's (`namespace/host`), for
+    /// a team that calls services the environment's list leaves out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sidecar_egress_hosts: Vec<String>,
 }

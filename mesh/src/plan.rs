@@ -76,6 +76,8 @@ struct Grants<'a> {
 
 struct State<'a> {
     catalog: &'a Catalog,
+    /// Render every object as touched: the whole state of the repository.
+    touch_all: bool,
     leases: BTreeMap<HostKey, PathLeases<(&'a ApiRoute, Contribution<'a>)>>,
     grants: Grants<'a>,
 }
@@ -88,6 +90,7 @@ struct State<'a> {
 pub fn plan(catalog: &Catalog, granted: &[Request], new: &[Request]) -> Result<Plan, Vec<Problem>> {
     let mut state = State {
         catalog,
+        touch_all: false,
         leases: BTreeMap::new(),
         grants: Grants::default(),
     };
@@ -122,6 +125,7 @@ pub fn plan(catalog: &Catalog, granted: &[Request], new: &[Request]) -> Result<P
 pub fn render_state(catalog: &Catalog, granted: &[Request]) -> Result<Plan, Vec<Problem>> {
     let mut state = State {
         catalog,
+        touch_all: true,
         leases: BTreeMap::new(),
         grants: Grants::default(),
     };
@@ -301,6 +305,9 @@ impl<'a> State<'a> {
     /// Renders every object of the state, marking those a new request contributes to.
     fn render(self) -> Result<Plan, Vec<Problem>> {
         let mut objects: Vec<(&Environment, IstioObject, bool)> = Vec::new();
+        // Namespaces whose delegate a new request changes: their folder's kustomization lists
+        // the baseline Sidecar, so the pull request carries it too.
+        let mut routed_namespaces: BTreeSet<(&DnsLabel, &DnsLabel)> = BTreeSet::new();
         for ((env_name, host), leases) in &self.leases {
             let env = self.environment(env_name);
             let ordered = leases.in_routing_order();
@@ -320,6 +327,9 @@ impl<'a> State<'a> {
                 entry.1 |= lease.value.1.is_new;
             }
             for (namespace, (routes, touched)) in by_namespace {
+                if touched {
+                    routed_namespaces.insert((env_name, namespace));
+                }
                 objects.push((
                     env,
                     render::delegate_virtual_service(env, host, namespace, &routes),
@@ -329,6 +339,8 @@ impl<'a> State<'a> {
         }
         let mut gateway_ports: BTreeMap<&DnsLabel, (BTreeMap<Port, Vec<String>>, bool)> =
             BTreeMap::new();
+        // (env, namespace) with grants -> (some grant goes through the gateway, touched)
+        let mut egress_namespaces: BTreeMap<(&DnsLabel, &DnsLabel), (bool, bool)> = BTreeMap::new();
         for ((env_name, namespace), hosts) in &self.grants.by_namespace {
             let env = self.environment(env_name);
             let gateway = match &env.egress {
@@ -370,14 +382,40 @@ impl<'a> State<'a> {
                     namespace_touched,
                 ));
             }
-            if env.sidecar.registry_only {
-                let granted: Vec<&EgressHost> = hosts.keys().collect();
-                let gw = gateway.filter(|_| via_gateway_in_namespace);
-                objects.push((
-                    env,
-                    render::sidecar(env, namespace, &granted, gw),
-                    namespace_touched,
-                ));
+            egress_namespaces.insert(
+                (env_name, namespace),
+                (via_gateway_in_namespace, namespace_touched),
+            );
+        }
+        // Every onboarded namespace of an environment in the plan gets its baseline Sidecar,
+        // granted or not: a first grant never cuts the namespace off from the rest of the
+        // cluster, and a namespace without grants is closed too.
+        let environments: BTreeSet<&DnsLabel> = self
+            .leases
+            .keys()
+            .map(|(env, _)| env)
+            .chain(self.grants.by_namespace.keys().map(|(env, _)| env))
+            .collect();
+        for env_name in environments {
+            let env = self.environment(env_name);
+            if !env.sidecar.registry_only {
+                continue;
+            }
+            for team in self.catalog.teams() {
+                for namespace in &team.namespaces {
+                    let (via_gateway, egress_touched) = egress_namespaces
+                        .get(&(env_name, namespace))
+                        .copied()
+                        .unwrap_or((false, false));
+                    let touched = self.touch_all
+                        || egress_touched
+                        || routed_namespaces.contains(&(env_name, namespace));
+                    let gateway = match &env.egress {
+                        EgressMode::Gateway(gw) if via_gateway => Some(gw),
+                        _ => None,
+                    };
+                    objects.push((env, render::sidecar(env, team, namespace, gateway), touched));
+                }
             }
         }
         for (env_name, (mut ports, touched)) in gateway_ports {

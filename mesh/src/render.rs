@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::catalog::{EgressGateway, Environment};
+use crate::catalog::{EgressGateway, Environment, Team};
 use crate::names::{DnsLabel, EgressHost, Fqdn, Port, Protocol};
 use crate::request::{ApiRoute, PathMatch};
 
@@ -555,17 +555,20 @@ pub fn service_entry(
     )
 }
 
-/// The REGISTRY_ONLY Sidecar of a namespace with egress grants.
+/// The baseline Sidecar of a team namespace: REGISTRY_ONLY, its own namespace (which holds its
+/// egress grants, exported to `.`), the control plane and the in-cluster services it may call
+/// (environment and team configuration), and the egress gateway's workload namespace when a grant
+/// goes through it.
 pub fn sidecar(
     env: &Environment,
+    team: &Team,
     namespace: &DnsLabel,
-    hosts: &[&EgressHost],
     gateway: Option<&EgressGateway>,
 ) -> IstioObject {
     let mut entries: Vec<String> = env.sidecar.egress_hosts.clone();
-    let mut extra: Vec<String> = hosts.iter().map(|h| format!("./{h}")).collect();
+    let mut extra: Vec<String> = team.sidecar_egress_hosts.clone();
     if let Some(gw) = gateway {
-        extra.push(format!("{}/*", gw.gateway.namespace()));
+        extra.push(format!("{}/*", gw.workload_namespace()));
     }
     extra.sort();
     for entry in extra {

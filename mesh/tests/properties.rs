@@ -134,3 +134,51 @@ proptest! {
         prop_assert_eq!(back.kind(), requests[0].kind());
     }
 }
+
+/// A granted request from a small valid vocabulary: routes and egress of both teams in both
+/// environments.
+fn granted_request() -> impl Strategy<Value = mesh::Request> {
+    (
+        prop_oneof![Just("dev"), Just("prod")],
+        prop_oneof![Just("team-a"), Just("team-b")],
+        0u8..6,
+        any::<bool>(),
+    )
+        .prop_map(|(env, team, n, is_route)| {
+            if is_route {
+                common::route(env, team, &format!("/{team}/s{n}"), "prefix")
+            } else {
+                common::egress(env, team, &format!("api{n}.example.com"))
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn every_onboarded_namespace_has_one_sidecar_that_keeps_in_cluster_services(
+        requests in prop::collection::vec(granted_request(), 1..12)
+    ) {
+        let mut unique: Vec<mesh::Request> = Vec::new();
+        for request in requests {
+            if !unique.iter().any(|r| r.to_value() == request.to_value()) {
+                unique.push(request);
+            }
+        }
+        let state = mesh::render_state(&catalog(), &unique).expect("a valid state renders");
+        let environments: std::collections::BTreeSet<String> =
+            unique.iter().map(|r| r.environment().to_string()).collect();
+        for env in environments {
+            for team in common::catalog_file().teams {
+                for namespace in team.namespaces {
+                    let path = format!("{env}/{namespace}/sidecar-default.yaml");
+                    let found: Vec<&mesh::RenderedFile> =
+                        state.files.iter().filter(|f| f.path == path).collect();
+                    prop_assert_eq!(found.len(), 1, "{}", path);
+                    prop_assert!(found[0].contents.contains("'*/*.svc.cluster.local'"));
+                }
+            }
+        }
+    }
+}

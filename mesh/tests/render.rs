@@ -89,8 +89,93 @@ fn only_touched_files_are_returned_but_kustomizations_list_the_whole_directory()
     let kustomization = &plan.files[0].contents;
     assert!(kustomization.contains("- serviceentry-api.one.com.yaml\n- serviceentry-api.two.com.yaml\n- sidecar-default.yaml\n"), "{kustomization}");
     assert!(
-        plan.files[2].contents.contains("./api.one.com"),
-        "the Sidecar is regenerated from every grant"
+        plan.files[2].contents.contains("'*/*.svc.cluster.local'"),
+        "the Sidecar keeps the in-cluster services"
+    );
+}
+
+/// The egress hosts of every generated Sidecar, by path.
+fn sidecars(plan: &mesh::Plan) -> Vec<(String, Vec<String>)> {
+    plan.files
+        .iter()
+        .filter(|f| f.path.ends_with("/sidecar-default.yaml"))
+        .map(|f| {
+            let value: serde_json::Value = serde_norway::from_str(&f.contents).expect("yaml");
+            let hosts = value["spec"]["egress"][0]["hosts"]
+                .as_array()
+                .expect("hosts")
+                .iter()
+                .map(|h| h.as_str().expect("a string").to_owned())
+                .collect();
+            (f.path.clone(), hosts)
+        })
+        .collect()
+}
+
+#[test]
+fn a_first_egress_grant_keeps_the_namespace_reaching_the_rest_of_the_cluster() {
+    // The Sidecar of a first grant used to list only ./*, istio-system/* and the granted host,
+    // cutting the namespace off from every other namespace and from the Kubernetes API.
+    let plan = plan(
+        &catalog(),
+        &[],
+        &[egress("dev", "team-a", "api.stripe.com")],
+    )
+    .unwrap();
+
+    let found = sidecars(&plan);
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0].1,
+        ["./*", "istio-system/*", "*/*.svc.cluster.local"],
+        "the namespace itself (and its grants), the control plane and in-cluster services"
+    );
+}
+
+#[test]
+fn every_team_namespace_gets_a_baseline_sidecar_with_or_without_grants() {
+    let state =
+        mesh::render_state(&catalog(), &[egress("dev", "team-a", "api.stripe.com")]).unwrap();
+
+    let paths: Vec<String> = sidecars(&state).into_iter().map(|(p, _)| p).collect();
+    let teams = common::catalog_file().teams;
+    for team in teams {
+        for namespace in team.namespaces {
+            let path = format!("dev/{namespace}/sidecar-default.yaml");
+            assert!(paths.contains(&path), "{path} missing from {paths:?}");
+        }
+    }
+}
+
+#[test]
+fn a_new_route_brings_its_namespace_sidecar_so_the_kustomization_builds() {
+    let plan = plan(&catalog(), &[], &[route("dev", "team-b", "/b", "prefix")]).unwrap();
+
+    let paths: Vec<&str> = plan.files.iter().map(|f| f.path.as_str()).collect();
+    assert!(
+        paths.contains(&"dev/team-b/sidecar-default.yaml"),
+        "{paths:?}"
+    );
+}
+
+#[test]
+fn a_team_can_add_sidecar_hosts_for_services_it_calls() {
+    let mut file = common::catalog_file();
+    file.teams[0].sidecar_egress_hosts = vec!["payments/*".to_owned()];
+    let team = file.teams[0].name.clone();
+    let namespace = file.teams[0].namespaces[0].clone();
+    let catalog = mesh::Catalog::from_config(file.environments, file.teams).unwrap();
+
+    let state = mesh::render_state(&catalog, &[route("dev", &team, "/x", "prefix")]).unwrap();
+
+    let (_, hosts) = sidecars(&state)
+        .into_iter()
+        .find(|(p, _)| *p == format!("dev/{namespace}/sidecar-default.yaml"))
+        .expect("the team's sidecar");
+    assert!(hosts.contains(&"payments/*".to_owned()), "{hosts:?}");
+    assert!(
+        hosts.contains(&"*/*.svc.cluster.local".to_owned()),
+        "{hosts:?}"
     );
 }
 
