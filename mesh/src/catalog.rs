@@ -332,6 +332,8 @@ pub struct EgressGateway {
     pub selector: BTreeMap<String, String>,
     /// The egress gateway Service host.
     pub service: Fqdn,
+    /// The Service port sidecars send TLS to; the gateway leaves on each grant's own port.
+    pub port: Port,
 }
 
 impl EgressGateway {
@@ -801,6 +803,7 @@ fn parse_egress(p: &mut Vec<Problem>, raw: &EnvironmentConfig) -> Option<EgressM
                 (egress.gateway.is_some(), "gateway"),
                 (egress.selector.is_some(), "selector"),
                 (egress.service.is_some(), "service"),
+                (egress.gateway_port.is_some(), "gatewayPort"),
             ] {
                 if set {
                     p.push(Problem::invalid(
@@ -851,10 +854,15 @@ fn parse_egress(p: &mut Vec<Problem>, raw: &EnvironmentConfig) -> Option<EgressM
                 ))
                 .expect("a DNS label namespace makes a valid host"),
             };
+            let port = match egress.gateway_port {
+                Some(port) => field(p, "egress.gatewayPort", Port::try_from(port))?,
+                None => Port::try_from(443).expect("443 is a port"),
+            };
             ok.then_some(EgressMode::Gateway(EgressGateway {
                 gateway,
                 selector,
                 service,
+                port,
             }))
         }
         other => {

@@ -108,6 +108,10 @@ pub struct EgressConfig {
     /// `istio-egressgateway.<gateway namespace>.svc.cluster.local`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// With `gateway`: the port of the egress gateway Service that sidecars send TLS to, whatever
+    /// port the external host listens on; default 443.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_port: Option<i64>,
 }
 
 impl Default for EgressConfig {
@@ -117,6 +121,7 @@ impl Default for EgressConfig {
             gateway: None,
             selector: None,
             service: None,
+            gateway_port: None,
         }
     }
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, EgressMode, Environment};
 use crate::leases::{Overlap, PathLeases};
-use crate::names::{DnsLabel, EgressHost, Fqdn, Port};
+use crate::names::{DnsLabel, EgressHost, Fqdn};
 use crate::policy;
 use crate::problem::{Problem, ProblemKind};
 use crate::render::{self, HostGrant, IstioObject};
@@ -233,8 +233,35 @@ impl<'a> State<'a> {
         let key = (egress.environment().clone(), egress.namespace().clone());
         let hosts = self.grants.by_namespace.entry(key).or_default();
         let before = problems.len();
+        // The egress gateway listens on one port and tells external hosts apart by name (SNI):
+        // through it, a host is reached on one port.
+        if egress.via_egress_gateway() && egress.ports().len() > 1 {
+            problems.push(Problem::policy(
+                "ports",
+                "through the egress gateway each external host is reached on one port (the \
+                 gateway tells hosts apart by name only); keep one port, or ask for the others \
+                 without viaEgressGateway",
+            ));
+        }
         for (i, host) in egress.hosts().iter().enumerate() {
             let field = format!("hosts[{i}]");
+            if let (true, Some((grant, _, _)), Some(port)) = (
+                egress.via_egress_gateway(),
+                hosts.get(host),
+                egress.ports().first(),
+            ) && grant.via_gateway
+                && let Some(held) = grant.ports.keys().find(|p| **p != port.number())
+            {
+                problems.push(Problem::new(
+                    ProblemKind::Conflict,
+                    &field,
+                    format!(
+                        "{host} already goes through the egress gateway on port {held}; the \
+                         gateway reaches one port per host, so ask for port {held}"
+                    ),
+                ));
+                continue;
+            }
             let Some((grant, _, _)) = hosts.get(host) else {
                 continue;
             };
@@ -318,6 +345,7 @@ impl<'a> State<'a> {
                 render::root_virtual_service(env, host, &routes),
                 host_touched,
             ));
+            let exact_held = render::exact_paths(routes.iter().copied());
             let mut by_namespace: BTreeMap<&DnsLabel, (Vec<&ApiRoute>, bool)> = BTreeMap::new();
             for lease in &ordered {
                 let entry = by_namespace
@@ -332,13 +360,13 @@ impl<'a> State<'a> {
                 }
                 objects.push((
                     env,
-                    render::delegate_virtual_service(env, host, namespace, &routes),
+                    render::delegate_virtual_service(env, host, namespace, &routes, &exact_held),
                     touched,
                 ));
             }
         }
-        let mut gateway_ports: BTreeMap<&DnsLabel, (BTreeMap<Port, Vec<String>>, bool)> =
-            BTreeMap::new();
+        // env -> every namespace/host routed through its egress gateway, touched
+        let mut gateway_hosts: BTreeMap<&DnsLabel, (BTreeSet<String>, bool)> = BTreeMap::new();
         // (env, namespace) with grants -> (some grant goes through the gateway, touched)
         let mut egress_namespaces: BTreeMap<(&DnsLabel, &DnsLabel), (bool, bool)> = BTreeMap::new();
         for ((env_name, namespace), hosts) in &self.grants.by_namespace {
@@ -364,15 +392,9 @@ impl<'a> State<'a> {
                         render::egress_virtual_service(env, namespace, fqdn, grant, gw),
                         *touched,
                     ));
-                    let entry = gateway_ports.entry(env_name).or_default();
+                    let entry = gateway_hosts.entry(env_name).or_default();
                     entry.1 |= *touched;
-                    for port in grant.ports.keys() {
-                        entry
-                            .0
-                            .entry(*port)
-                            .or_default()
-                            .push(format!("{namespace}/{fqdn}"));
-                    }
+                    entry.0.insert(format!("{namespace}/{fqdn}"));
                 }
             }
             if via_gateway_in_namespace && let Some(gw) = gateway {
@@ -418,13 +440,11 @@ impl<'a> State<'a> {
                 }
             }
         }
-        for (env_name, (mut ports, touched)) in gateway_ports {
+        for (env_name, (hosts, touched)) in gateway_hosts {
             let env = self.environment(env_name);
             if let EgressMode::Gateway(gw) = &env.egress {
-                for hosts in ports.values_mut() {
-                    hosts.sort();
-                }
-                objects.push((env, render::egress_gateway(env, gw, &ports), touched));
+                let hosts: Vec<String> = hosts.into_iter().collect();
+                objects.push((env, render::egress_gateway(env, gw, &hosts), touched));
             }
         }
         finish(objects)

@@ -23,7 +23,7 @@
 //!   gateway out, a DestinationRule `egress-gateway` per namespace defines the subset, and one
 //!   Gateway per environment (the configured name) lists every `namespace/host` per port.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -397,7 +397,50 @@ fn port_name(protocol: Protocol, port: Port) -> String {
     format!("{}-{}", protocol.as_str().to_ascii_lowercase(), port)
 }
 
-fn uri_matches(route: &ApiRoute) -> Vec<(StringMatch, Option<String>)> {
+/// The stable name of a lease's HTTP route, the same in the root and in the delegate: the path as
+/// a slug, `-exact` for exact matches, and a short hash of the path so that `/a/b` and `/a-b`
+/// never share a name. Envoy statistics and Argo Rollouts' `trafficRouting.istio` refer to it.
+pub fn route_name(route: &ApiRoute) -> String {
+    let path = route.path().as_str();
+    let mut slug = String::new();
+    for c in path.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    let slug = if slug.is_empty() { "root" } else { slug };
+    let slug: String = slug.chars().take(40).collect();
+    let slug = slug.trim_end_matches('-');
+    // FNV-1a over the match kind and the exact path: stable across releases and platforms.
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in route.path_match().as_str().bytes().chain(path.bytes()) {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    let kind = match route.path_match() {
+        PathMatch::Exact => "-exact",
+        PathMatch::Prefix => "",
+    };
+    format!("{slug}{kind}-{:06x}", hash & 0x00ff_ffff)
+}
+
+/// The paths of a host leased with `match: exact`: a prefix lease of the same path leaves its own
+/// exact match out, since the exact lease before it takes every such request.
+pub fn exact_paths<'a>(routes: impl IntoIterator<Item = &'a ApiRoute>) -> BTreeSet<String> {
+    routes
+        .into_iter()
+        .filter(|route| route.path_match() == PathMatch::Exact)
+        .map(|route| route.path().as_str().to_owned())
+        .collect()
+}
+
+fn uri_matches(
+    route: &ApiRoute,
+    exact_held: &BTreeSet<String>,
+) -> Vec<(StringMatch, Option<String>)> {
     let path = route.path().as_str();
     let rewrite = route.rewrite().map(|r| r.as_str().to_owned());
     match route.path_match() {
@@ -413,20 +456,24 @@ fn uri_matches(route: &ApiRoute) -> Vec<(StringMatch, Option<String>)> {
                     format!("{r}/")
                 }
             });
-            vec![
-                (StringMatch::exact(path.to_owned()), rewrite),
-                (StringMatch::prefix(format!("{path}/")), below),
-            ]
+            let mut matches = Vec::with_capacity(2);
+            if !exact_held.contains(path) {
+                matches.push((StringMatch::exact(path.to_owned()), rewrite));
+            }
+            matches.push((StringMatch::prefix(format!("{path}/")), below));
+            matches
         }
     }
 }
 
 /// The root VirtualService of a shared host, from its leases in routing order.
 pub fn root_virtual_service(env: &Environment, host: &Fqdn, routes: &[&ApiRoute]) -> IstioObject {
+    let exact_held = exact_paths(routes.iter().copied());
     let mut http: Vec<HttpRoute> = routes
         .iter()
         .map(|route| HttpRoute {
-            matches: uri_matches(route)
+            name: Some(route_name(route)),
+            matches: uri_matches(route, &exact_held)
                 .into_iter()
                 .map(|(uri, _)| HttpMatch { uri })
                 .collect(),
@@ -455,12 +502,14 @@ pub fn root_virtual_service(env: &Environment, host: &Fqdn, routes: &[&ApiRoute]
     )
 }
 
-/// A team namespace's delegate VirtualService for a shared host, from its leases in routing order.
+/// A team namespace's delegate VirtualService for a shared host, from its leases in routing order;
+/// `exact_held` are the host's exact leases ([`exact_paths`]), whichever namespace serves them.
 pub fn delegate_virtual_service(
     env: &Environment,
     host: &Fqdn,
     namespace: &DnsLabel,
     routes: &[&ApiRoute],
+    exact_held: &BTreeSet<String>,
 ) -> IstioObject {
     let mut http = Vec::new();
     for route in routes {
@@ -487,9 +536,11 @@ pub fn delegate_virtual_service(
             }),
             ..HttpRoute::default()
         };
-        let matches = uri_matches(route);
+        let matches = uri_matches(route, exact_held);
+        let name = route_name(route);
         if route.rewrite().is_none() {
             http.push(HttpRoute {
+                name: Some(name),
                 matches: matches
                     .into_iter()
                     .map(|(uri, _)| HttpMatch { uri })
@@ -497,8 +548,15 @@ pub fn delegate_virtual_service(
                 ..template
             });
         } else {
-            for (uri, rewrite) in matches {
+            for (i, (uri, rewrite)) in matches.into_iter().enumerate() {
+                // The exact path and the paths below it rewrite differently: two routes.
+                let name = if i == 0 {
+                    name.clone()
+                } else {
+                    format!("{name}-below")
+                };
                 http.push(HttpRoute {
+                    name: Some(name),
                     matches: vec![HttpMatch { uri }],
                     rewrite: rewrite.map(|uri| Rewrite { uri }),
                     ..template.clone()
@@ -528,7 +586,8 @@ pub fn service_entry(
 ) -> IstioObject {
     let mut export_to = vec![".".to_owned()];
     if let (true, Some(gw)) = (grant.via_gateway, gateway) {
-        export_to.push(gw.gateway.namespace().to_string());
+        // The gateway's pods resolve the host too: visible where they run.
+        export_to.push(gw.workload_namespace().to_owned());
     }
     object(
         env,
@@ -600,6 +659,8 @@ pub fn egress_virtual_service(
     let gw_ref = gateway.gateway.to_string();
     let mut tls = Vec::new();
     for port in grant.ports.keys() {
+        // Sidecars catch the application's own port and send it to a port the gateway's
+        // Service exposes; the gateway leaves on the application's port.
         tls.push(TlsRoute {
             matches: vec![TlsMatch {
                 gateways: vec!["mesh".to_owned()],
@@ -610,14 +671,16 @@ pub fn egress_virtual_service(
                 destination: Destination {
                     host: gateway.service.to_string(),
                     subset: Some(EGRESS_SUBSET.to_owned()),
-                    port: PortSelector { number: port.get() },
+                    port: PortSelector {
+                        number: gateway.port.get(),
+                    },
                 },
             }],
         });
         tls.push(TlsRoute {
             matches: vec![TlsMatch {
                 gateways: vec![gw_ref.clone()],
-                port: port.get(),
+                port: gateway.port.get(),
                 sni_hosts: vec![host.to_string()],
             }],
             route: vec![RouteDestination {
@@ -636,7 +699,7 @@ pub fn egress_virtual_service(
         Spec::VirtualService(VirtualServiceSpec {
             hosts: vec![host.to_string()],
             gateways: vec!["mesh".to_owned(), gw_ref],
-            export_to: vec![".".to_owned(), gateway.gateway.namespace().to_string()],
+            export_to: vec![".".to_owned(), gateway.workload_namespace().to_owned()],
             tls,
             ..VirtualServiceSpec::default()
         }),
@@ -663,13 +726,9 @@ pub fn egress_destination_rule(
     )
 }
 
-/// The environment's egress Gateway: one TLS passthrough server per port, listing every
-/// `namespace/host` routed through it on that port.
-pub fn egress_gateway(
-    env: &Environment,
-    gateway: &EgressGateway,
-    ports: &BTreeMap<Port, Vec<String>>,
-) -> IstioObject {
+/// The environment's egress Gateway: one TLS passthrough server on the gateway's port, listing
+/// every `namespace/host` routed through it.
+pub fn egress_gateway(env: &Environment, gateway: &EgressGateway, hosts: &[String]) -> IstioObject {
     object(
         env,
         "Gateway",
@@ -679,20 +738,17 @@ pub fn egress_gateway(
         ),
         Spec::Gateway(GatewaySpec {
             selector: gateway.selector.clone(),
-            servers: ports
-                .iter()
-                .map(|(port, hosts)| GatewayServer {
-                    port: ServicePort {
-                        number: port.get(),
-                        name: port_name(Protocol::Tls, *port),
-                        protocol: "TLS",
-                    },
-                    hosts: hosts.clone(),
-                    tls: ServerTls {
-                        mode: "PASSTHROUGH",
-                    },
-                })
-                .collect(),
+            servers: vec![GatewayServer {
+                port: ServicePort {
+                    number: gateway.port.get(),
+                    name: port_name(Protocol::Tls, gateway.port),
+                    protocol: "TLS",
+                },
+                hosts: hosts.to_vec(),
+                tls: ServerTls {
+                    mode: "PASSTHROUGH",
+                },
+            }],
         }),
     )
 }

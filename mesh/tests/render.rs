@@ -258,3 +258,193 @@ fn a_plan_without_new_requests_has_no_files() {
     let plan = plan(&catalog(), &[route("prod", "team-a", "/x", "prefix")], &[]).unwrap();
     assert!(plan.files.is_empty());
 }
+
+/// Every `uri` match of every HTTP route of a VirtualService file, as `exact:/x` or `prefix:/x/`.
+fn uri_matches_of(plan: &mesh::Plan, path: &str) -> Vec<String> {
+    let file = plan
+        .files
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("{path} is in the plan"));
+    let value: serde_json::Value = serde_norway::from_str(&file.contents).expect("yaml");
+    let mut found = Vec::new();
+    for route in value["spec"]["http"].as_array().expect("http routes") {
+        for m in route["match"].as_array().into_iter().flatten() {
+            for (kind, text) in m["uri"].as_object().expect("uri") {
+                found.push(format!("{kind}:{}", text.as_str().expect("string")));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_prefix_beside_an_exact_lease_of_the_same_path_adds_no_unreachable_match() {
+    // Holding exact /orders and asking for prefix /orders used to add a second exact /orders
+    // match that could never be reached, in the root and in the delegate.
+    let granted = [route("dev", "team-a", "/orders", "exact")];
+    let plan = plan(
+        &catalog(),
+        &granted,
+        &[route("dev", "team-a", "/orders", "prefix")],
+    )
+    .unwrap();
+
+    for file in [
+        "dev/istio-ingress/virtualservice-api-dev-example-com-root.yaml",
+        "dev/team-a/virtualservice-api-dev-example-com.yaml",
+    ] {
+        let matches = uri_matches_of(&plan, file);
+        let exact = matches.iter().filter(|m| *m == "exact:/orders").count();
+        assert_eq!(exact, 1, "{file}: {matches:?}");
+        assert!(
+            matches.contains(&"prefix:/orders/".to_owned()),
+            "{file}: {matches:?}"
+        );
+    }
+}
+
+#[test]
+fn every_http_route_has_a_stable_unique_name() {
+    let granted = [
+        route("dev", "team-a", "/a/b", "prefix"),
+        route("dev", "team-a", "/orders", "exact"),
+        route("dev", "team-b", "/a-b", "prefix"),
+    ];
+    let state = mesh::render_state(&catalog(), &granted).unwrap();
+    let again = mesh::render_state(&catalog(), &granted).unwrap();
+    assert_eq!(state, again);
+
+    for file in state
+        .files
+        .iter()
+        .filter(|f| f.path.contains("virtualservice-"))
+    {
+        let value: serde_json::Value = serde_norway::from_str(&file.contents).expect("yaml");
+        let names: Vec<&str> = value["spec"]["http"]
+            .as_array()
+            .expect("http")
+            .iter()
+            .map(|route| {
+                route["name"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("unnamed route in {}", file.path))
+            })
+            .collect();
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "{}: {names:?}", file.path);
+    }
+    let root = state
+        .files
+        .iter()
+        .find(|f| f.path.ends_with("-root.yaml"))
+        .expect("root");
+    assert!(root.contents.contains("name: a-b-"), "{}", root.contents);
+    assert!(
+        root.contents.contains("name: orders-exact-"),
+        "{}",
+        root.contents
+    );
+}
+
+/// An egress request of team-a's namespace in prod through the egress gateway.
+fn gateway_egress(host: &str, ports: &str) -> mesh::Request {
+    parse_one(&format!(
+        "kind: Egress\nenvironment: prod\nteam: team-a\nnamespace: team-a\nhosts: [\"{host}\"]\n\
+         ports: {ports}\nviaEgressGateway: true\n"
+    ))
+}
+
+#[test]
+fn sidecars_reach_the_egress_gateway_on_its_own_port_and_it_leaves_on_the_requested_one() {
+    // A grant on 8443 used to send sidecars to gateway port 8443, which its Service does not
+    // expose.
+    let mut file = common::catalog_file();
+    file.environments[1].policy.allowed_ports = Some(vec![443, 8443]);
+    let catalog = mesh::Catalog::from_config(file.environments, file.teams).unwrap();
+    let plan = plan(
+        &catalog,
+        &[],
+        &[gateway_egress(
+            "api.partner.com",
+            "[{number: 8443, protocol: TLS}]",
+        )],
+    )
+    .unwrap();
+
+    let vs = plan
+        .files
+        .iter()
+        .find(|f| f.path == "prod/team-a/virtualservice-api.partner.com.yaml")
+        .expect("the egress VirtualService");
+    let value: serde_json::Value = serde_norway::from_str(&vs.contents).unwrap();
+    let tls = value["spec"]["tls"].as_array().unwrap();
+    assert_eq!(
+        tls[0]["match"][0]["port"], 8443,
+        "sidecars catch the app's port"
+    );
+    assert_eq!(tls[0]["route"][0]["destination"]["port"]["number"], 443);
+    assert_eq!(
+        tls[1]["match"][0]["port"], 443,
+        "the gateway listens on 443"
+    );
+    assert_eq!(tls[1]["route"][0]["destination"]["port"]["number"], 8443);
+    let gateway = plan
+        .files
+        .iter()
+        .find(|f| f.path.ends_with("/gateway-egress-gw.yaml"))
+        .expect("the egress Gateway");
+    assert!(
+        gateway.contents.contains("number: 443"),
+        "{}",
+        gateway.contents
+    );
+    assert!(!gateway.contents.contains("8443"), "{}", gateway.contents);
+}
+
+#[test]
+fn through_the_egress_gateway_a_host_takes_one_port() {
+    let mut file = common::catalog_file();
+    file.environments[1].policy.allowed_ports = Some(vec![443, 8443]);
+    let catalog = mesh::Catalog::from_config(file.environments, file.teams).unwrap();
+
+    let two_ports = plan(
+        &catalog,
+        &[],
+        &[gateway_egress(
+            "api.partner.com",
+            "[{number: 443, protocol: TLS}, {number: 8443, protocol: TLS}]",
+        )],
+    )
+    .unwrap_err();
+    assert_eq!(two_ports[0].field, "ports");
+    assert!(
+        two_ports[0].message.contains("one port"),
+        "{}",
+        two_ports[0].message
+    );
+
+    let granted = [gateway_egress(
+        "api.partner.com",
+        "[{number: 443, protocol: TLS}]",
+    )];
+    let other_port = plan(
+        &catalog,
+        &granted,
+        &[gateway_egress(
+            "api.partner.com",
+            "[{number: 8443, protocol: TLS}]",
+        )],
+    )
+    .unwrap_err();
+    assert_eq!(other_port[0].field, "hosts[0]");
+    assert!(
+        other_port[0]
+            .message
+            .contains("already goes through the egress gateway on port 443"),
+        "{}",
+        other_port[0].message
+    );
+}
