@@ -40,8 +40,8 @@ pub async fn requests_of(
     filter: &MineFilter,
 ) -> Result<Vec<ListedRequest>, sqlx::Error> {
     let teams: Vec<String> = actor.roles.requester_for.iter().cloned().collect();
-    // Two ordered index scans (by requester, by team), each cut at the page size, merged: an OR
-    // over both columns would sort every row of the team first.
+    // Ordered index scans (by requester, and one per team), each cut at the page size, merged: an
+    // OR over both columns, or `team = any(...)`, would sort every row of the teams first.
     let rows = sqlx::query!(
         r#"
         with cursor as (select c.created_at, c.id from requests c where c.id = $5),
@@ -54,13 +54,16 @@ pub async fn requests_of(
              order by r.requester, r.created_at desc, r.id desc
              limit $6)
             union
-            (select r.id, r.created_at from requests r
-             where r.team = any($2)
-               and ($3::text is null or r.state = $3)
-               and ($4::text is null or r.environment = $4)
-               and ($5::uuid is null or (r.created_at, r.id) < (select * from cursor))
-             order by r.created_at desc, r.id desc
-             limit $6)
+            (select t.id, t.created_at
+             from unnest($2::text[]) as teams(team)
+             cross join lateral (
+                 select r.id, r.created_at from requests r
+                 where r.team = teams.team
+                   and ($3::text is null or r.state = $3)
+                   and ($4::text is null or r.environment = $4)
+                   and ($5::uuid is null or (r.created_at, r.id) < (select * from cursor))
+                 order by r.created_at desc, r.id desc
+                 limit $6) t)
         )
         select r.id, r.kind, r.environment, r.team, r.requester_name, r.summary, r.state,
                r.operation, r.created_at,
