@@ -1,34 +1,46 @@
 #!/usr/bin/env bash
 # Requests per second of the review queue and "my requests" pages over 100,000 stored requests,
 # each next to a bare axum handler running the same SQL on the same data (server/examples/
-# bare_lists.rs), and the ratio. Both are the debug build the tests use; compare the ratio, not
-# the absolute figures.
-#   bench/pages.sh           10 seconds per page
-#   bench/pages.sh --quick   3 seconds per page (what scripts/test.sh runs)
+# bare_lists.rs), and the ratio. By default both are the debug build the tests use (no extra
+# compile in CI, but Leptos' server rendering is far slower unoptimised); --release measures
+# what production runs.
+#   bench/pages.sh             10 seconds per page, debug build
+#   bench/pages.sh --quick     3 seconds per page (what scripts/test.sh runs)
+#   bench/pages.sh --release   10 seconds per page, release build
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$ROOT"
 
 DURATION=10s
-[ "${1:-}" = "--quick" ] && DURATION=3s
+PROFILE=debug
+for arg in "$@"; do
+  case "$arg" in
+    --quick) DURATION=3s ;;
+    --release) PROFILE=release ;;
+    *) echo "usage: bench/pages.sh [--quick] [--release]" >&2; exit 2 ;;
+  esac
+done
+PROFILE_ARGS=()
+[ "$PROFILE" = release ] && PROFILE_ARGS=(--release)
 
 ensure_apt wrk
 ensure_test_postgres
-cargo build -q -p server --bin signalbox --example bare_lists
+cargo build -q -p server --bin signalbox --example bare_lists "${PROFILE_ARGS[@]}"
+BIN="target/$PROFILE"
 
 db="signalbox_bench_pages"
 admin="$SIGNALBOX_TEST_DATABASE_URL"
 url="${admin%/*}/$db"
 psql -q "$admin" -c "drop database if exists $db" -c "create database $db" >/dev/null
-SIGNALBOX_DATABASE__URL="$url" target/debug/signalbox migrate >/dev/null
+SIGNALBOX_DATABASE__URL="$url" "$BIN/signalbox" migrate >/dev/null
 log "seeding 100,000 requests"
 psql -q "$url" -f bench/seed_requests.sql >/dev/null
 
 portal_port=39110
 bare_port=39111
 SIGNALBOX_DATABASE__URL="$url" SIGNALBOX_SERVER__ADDRESS="127.0.0.1:$portal_port" \
-  SIGNALBOX_SERVER__LOG_FORMAT=json RUST_LOG=warn target/debug/signalbox demo >/dev/null 2>&1 &
+  SIGNALBOX_SERVER__LOG_FORMAT=json RUST_LOG=warn "$BIN/signalbox" demo >/dev/null 2>&1 &
 portal=$!
-target/debug/examples/bare_lists "$url" "127.0.0.1:$bare_port" &
+"$BIN/examples/bare_lists" "$url" "127.0.0.1:$bare_port" &
 bare=$!
 cleanup() {
   kill "$portal" "$bare" 2>/dev/null || true
@@ -58,7 +70,7 @@ rps() {
 
 carol=$(session carol)
 alice=$(session alice)
-printf '\n%-14s %14s %14s %8s\n' "page" "portal req/s" "bare req/s" "ratio"
+printf '\n%s build, %s per page\n%-14s %14s %14s %8s\n' "$PROFILE" "$DURATION" "page" "portal req/s" "bare req/s" "ratio"
 for page in "queue carol" "requests alice"; do
   set -- $page
   cookie=$([ "$2" = carol ] && echo "$carol" || echo "$alice")

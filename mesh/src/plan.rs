@@ -88,12 +88,7 @@ struct State<'a> {
 /// must not break unrelated deliveries); `new` are checked in order, each against the granted
 /// ones and the new ones before it. All problems are returned together.
 pub fn plan(catalog: &Catalog, granted: &[Request], new: &[Request]) -> Result<Plan, Vec<Problem>> {
-    let mut state = State {
-        catalog,
-        touch_all: false,
-        leases: BTreeMap::new(),
-        grants: Grants::default(),
-    };
+    let mut state = State::new(catalog, false);
     let mut problems = Vec::new();
     for request in granted {
         let mut found = Vec::new();
@@ -123,12 +118,7 @@ pub fn plan(catalog: &Catalog, granted: &[Request], new: &[Request]) -> Result<P
 /// repository once they are all delivered. Comparing two states (before and after a request) gives
 /// the files a pull request changes, removals included. Policy is not re-checked, as in [`plan`].
 pub fn render_state(catalog: &Catalog, granted: &[Request]) -> Result<Plan, Vec<Problem>> {
-    let mut state = State {
-        catalog,
-        touch_all: true,
-        leases: BTreeMap::new(),
-        grants: Grants::default(),
-    };
+    let mut state = State::new(catalog, true);
     let mut problems = Vec::new();
     for request in granted {
         let mut found = Vec::new();
@@ -155,6 +145,15 @@ fn describe_overlap(overlap: Overlap) -> &'static str {
 }
 
 impl<'a> State<'a> {
+    fn new(catalog: &'a Catalog, touch_all: bool) -> Self {
+        Self {
+            catalog,
+            touch_all,
+            leases: BTreeMap::new(),
+            grants: Grants::default(),
+        }
+    }
+
     fn add(&mut self, request: &'a Request, is_new: bool, problems: &mut Vec<Problem>) {
         let contribution = Contribution {
             origin: request.origin(),

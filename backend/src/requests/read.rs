@@ -42,7 +42,8 @@ pub async fn requests_of(
     let teams: Vec<String> = actor.roles.requester_for.iter().cloned().collect();
     // Ordered index scans (by requester, and one per team), each cut at the page size, merged: an
     // OR over both columns, or `team = any(...)`, would sort every row of the teams first.
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        ListedRequest,
         r#"
         with cursor as (select c.created_at, c.id from requests c where c.id = $5),
         mine as (
@@ -81,21 +82,7 @@ pub async fn requests_of(
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ListedRequest {
-            id: r.id,
-            kind: r.kind,
-            environment: r.environment,
-            team: r.team,
-            requester_name: r.requester_name,
-            summary: r.summary,
-            state: r.state,
-            operation: r.operation,
-            approvals: r.approvals,
-            created_at: r.created_at,
-        })
-        .collect())
+    Ok(rows)
 }
 
 /// Filters of the approver queue.
@@ -124,7 +111,8 @@ pub async fn queue(
         .cloned()
         .collect();
     let teams: Vec<String> = actor.roles.approver_for_teams.iter().cloned().collect();
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        ListedRequest,
         r#"
         select r.id, r.kind, r.environment, r.team, r.requester_name, r.summary, r.state,
                r.operation, r.created_at,
@@ -155,21 +143,7 @@ pub async fn queue(
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ListedRequest {
-            id: r.id,
-            kind: r.kind,
-            environment: r.environment,
-            team: r.team,
-            requester_name: r.requester_name,
-            summary: r.summary,
-            state: r.state,
-            operation: r.operation,
-            approvals: r.approvals,
-            created_at: r.created_at,
-        })
-        .collect())
+    Ok(rows)
 }
 
 /// How many requests wait for the actor (the count in the navigation), up to `cap`.

@@ -19,6 +19,7 @@ pub fn RequestRows(rows: Vec<RequestRow>, #[prop(optional)] show_approvals: bool
                             <a class="summary" href=format!("/requests/{}", row.id)>{summary}</a>
                             <StateLabel state=row.state.clone() />
                             <span class="meta">
+                                <span class="kind">{kind_label(&row.kind)}</span> " · "
                                 <span class="env">{row.environment.clone()}</span>
                                 " · " {row.team.clone()} " · " {row.requester_name.clone()} " · "
                                 <time title=row.at.clone()>{row.age.clone()}</time>
@@ -29,6 +30,15 @@ pub fn RequestRows(rows: Vec<RequestRow>, #[prop(optional)] show_approvals: bool
                 })
                 .collect_view()}
         </ul>
+    }
+}
+
+/// A request kind in the user's words.
+pub fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "ApiRoute" => "API route",
+        "Egress" => "Outbound traffic",
+        _ => "Request",
     }
 }
 
