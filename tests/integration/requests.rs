@@ -637,7 +637,17 @@ async fn a_granted_route_can_be_changed_through_the_same_review() {
         .await
         .expect("claims");
     let granted: Vec<String> = claims.granted.iter().map(|c| c.id.to_string()).collect();
-    assert_eq!(granted, vec![change], "the change replaces the grant");
+    assert_eq!(
+        granted,
+        vec![change.clone()],
+        "the change replaces the grant"
+    );
+    let original = view(&alice, &grant).await;
+    assert_eq!(original.replaced_by.as_deref(), Some(change.as_str()));
+    assert!(
+        !original.may_change && !original.may_remove,
+        "a replaced grant offers no change or removal of its own"
+    );
     app.stop().await;
 }
 

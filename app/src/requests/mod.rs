@@ -76,6 +76,8 @@ pub struct RequestView {
     pub may_change: bool,
     pub may_remove: bool,
     pub pending_day2: Option<String>,
+    /// The approved change that replaced this grant.
+    pub replaced_by: Option<String>,
     /// The submission key of the removal form.
     pub removal_key: String,
     /// A message for the viewer left by a step made without JavaScript.

@@ -192,6 +192,8 @@ pub struct RequestDetail {
     pub events: Vec<Event>,
     /// A change or removal of this grant waiting for review, if any.
     pub pending_day2: Option<Uuid>,
+    /// The approved change that replaced this grant, if any.
+    pub replaced_by: Option<Uuid>,
 }
 
 /// Loads a request the actor may see.
@@ -276,11 +278,25 @@ pub async fn load_detail(
     )
     .fetch_optional(pool)
     .await?;
+    let replaced_by = sqlx::query_scalar!(
+        r#"
+        select id from requests
+        where supersedes = $1 and operation = 'change'
+          and state in ('approved', 'delivering', 'pr_open', 'pr_closed', 'delivery_failed',
+                        'merged', 'live')
+        order by created_at desc
+        limit 1
+        "#,
+        id
+    )
+    .fetch_optional(pool)
+    .await?;
     Ok(RequestDetail {
         record,
         approvals,
         events,
         pending_day2,
+        replaced_by,
     })
 }
 

@@ -148,6 +148,9 @@ fn RequestBody(
                 {view.supersedes.clone().map(|original| view! {
                     <p class="hint">"Changes or removes " <a href=format!("/requests/{original}")>"the granted request"</a>"."</p>
                 })}
+                {view.replaced_by.clone().map(|change| view! {
+                    <p class="status info" id="replaced-by">"Replaced by " <a href=format!("/requests/{change}")>"an approved change"</a>"; change or remove that one."</p>
+                })}
                 {view.pending_day2.clone().map(|pending| view! {
                     <p class="status info">"A " <a href=format!("/requests/{pending}")>"change or removal of this grant"</a>" waits for review."</p>
                 })}
