@@ -6,6 +6,8 @@ pub mod auth;
 pub mod db;
 pub mod drafts;
 pub mod embedded_postgres;
+pub mod forge;
+pub mod jobs;
 pub mod requests;
 pub mod state;
 

@@ -6,7 +6,7 @@
 //! whole (unique names, a namespace owned by one team only, teams not owning the platform's own
 //! namespaces) and reports every problem at once with its config path.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::config::{EnvironmentConfig, TeamConfig};
@@ -244,6 +244,22 @@ impl PathTemplate {
         &self.0
     }
 
+    /// The folder of the repository that holds everything generated for `env`: the template's
+    /// directories up to the first placeholder other than `<env>` (`dev` for the default,
+    /// `clusters/dev/mesh` for `clusters/<env>/mesh/<namespace>/<kind>-<name>.yaml`; empty when the
+    /// template starts with a placeholder). Delivery regenerates this folder as a whole, and its
+    /// `kustomization.yaml` is the one an Argo CD Application points at.
+    pub fn root(&self, env: &str) -> String {
+        let first = ["<namespace>", "<kind>", "<name>"]
+            .iter()
+            .filter_map(|p| self.0.find(p))
+            .min()
+            .unwrap_or(self.0.len());
+        let fixed = &self.0[..first];
+        let folder = fixed.rsplit_once('/').map_or("", |(dir, _)| dir);
+        folder.replace("<env>", env)
+    }
+
     /// Fills in the placeholders.
     pub fn render(&self, env: &str, namespace: &str, kind: &str, name: &str) -> String {
         self.0
@@ -414,6 +430,8 @@ pub struct Environment {
     pub repository: Option<String>,
     /// GitOps base branch (carried along).
     pub base_branch: Option<String>,
+    /// Where the pull requests go, as configured (carried along for the backend).
+    pub gitops: crate::config::GitOpsConfig,
     /// Egress mode.
     pub egress: EgressMode,
     /// Sidecar generation.
@@ -469,6 +487,9 @@ pub struct Catalog {
     teams: BTreeMap<DnsLabel, Team>,
 }
 
+/// The forges delivery knows (`gitops.forge`).
+pub const FORGES: [&str; 4] = ["local", "github", "gitlab", "gitea"];
+
 impl Catalog {
     /// Parses the raw config; every problem names its config path (`environments[0].hosts[1]`).
     pub fn from_config(
@@ -494,6 +515,36 @@ impl Catalog {
                     }
                 }
                 Err(found) => problems.extend(found.into_iter().map(|p| p.under(&at))),
+            }
+        }
+        // Delivery regenerates each environment's folder as a whole: two environments in one
+        // repository must not share a folder, or one would delete the other's files.
+        let mut seen = BTreeSet::new();
+        let folders: Vec<(usize, &Environment, String)> = environments
+            .iter()
+            .enumerate()
+            .filter_map(|(index, raw)| {
+                let (_, env) = envs.iter().find(|(k, _)| k.as_str() == raw.name)?;
+                seen.insert(raw.name.as_str())
+                    .then(|| (index, env, env.path_template.root(env.name.as_str())))
+            })
+            .collect();
+        for (i, (index, env, folder)) in folders.iter().enumerate() {
+            for (_, other, other_folder) in &folders[..i] {
+                let nested =
+                    |a: &str, b: &str| a.is_empty() || a == b || b.starts_with(&format!("{a}/"));
+                if env.repository == other.repository
+                    && (nested(folder, other_folder) || nested(other_folder, folder))
+                {
+                    problems.push(Problem::invalid(
+                        format!("environments[{index}].gitops.pathTemplate"),
+                        format!(
+                            "puts {} in the folder \"{folder}\", which overlaps {}'s \"{other_folder}\" in the same repository; \
+                             include <env> in the path template, before <namespace>",
+                            env.name, other.name
+                        ),
+                    ));
+                }
             }
         }
         if environments.is_empty() {
@@ -703,6 +754,24 @@ fn parse_environment(raw: &EnvironmentConfig) -> Result<Environment, Vec<Problem
                 .unwrap_or(PathTemplate::DEFAULT),
         ),
     );
+    if let Some(forge) = &raw.gitops.forge
+        && !FORGES.contains(&forge.as_str())
+    {
+        p.push(Problem::invalid(
+            "gitops.forge",
+            format!(
+                "{} is not a forge Signalbox delivers to; accepted: {}",
+                quoted(forge),
+                FORGES.join(", ")
+            ),
+        ));
+    }
+    if raw.gitops.forge.is_some() && raw.gitops.repository.is_none() {
+        p.push(Problem::invalid(
+            "gitops.repository",
+            "is required with a forge: owner/name on GitHub, GitLab and Gitea, a folder for local",
+        ));
+    }
     let egress = parse_egress(p, raw);
     let sidecar = SidecarPolicy {
         registry_only: raw.sidecar.registry_only,
@@ -779,6 +848,7 @@ fn parse_environment(raw: &EnvironmentConfig) -> Result<Environment, Vec<Problem
         path_template,
         repository: raw.gitops.repository.clone(),
         base_branch: raw.gitops.base_branch.clone(),
+        gitops: raw.gitops.clone(),
         egress,
         sidecar,
         policy: Policy {

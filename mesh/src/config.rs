@@ -89,6 +89,19 @@ pub struct GitOpsConfig {
     /// Branch the pull requests target (carried along for the backend).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_branch: Option<String>,
+    /// Where pull requests go: `local` (a git repository on disk at `repository`; the demo's),
+    /// `github`, `gitlab` or `gitea`. Unset: approved requests wait, undelivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forge: Option<String>,
+    /// The forge's API base URL, for self-hosted GitLab, Gitea/Forgejo or GitHub Enterprise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
+    /// Labels every pull request gets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Reviewers every pull request asks for (forge user names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviewers: Vec<String>,
 }
 
 /// Egress of an environment: `direct` (sidecars reach external hosts themselves) or `gateway`

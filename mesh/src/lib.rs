@@ -23,6 +23,6 @@ pub mod request;
 pub mod validate;
 
 pub use catalog::Catalog;
-pub use plan::{Plan, RenderedFile, plan, render_state};
+pub use plan::{Plan, RenderedFile, plan, render_environment, render_state};
 pub use problem::{Problem, ProblemKind};
 pub use request::{Request, parse_documents};

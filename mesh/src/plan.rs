@@ -80,6 +80,8 @@ struct State<'a> {
     touch_all: bool,
     leases: BTreeMap<HostKey, PathLeases<(&'a ApiRoute, Contribution<'a>)>>,
     grants: Grants<'a>,
+    /// Environments rendered whether or not a request names them (baseline objects).
+    environments: BTreeSet<&'a DnsLabel>,
 }
 
 /// Checks the new requests and renders the pull request for them.
@@ -136,6 +138,46 @@ pub fn render_state(catalog: &Catalog, granted: &[Request]) -> Result<Plan, Vec<
     state.render()
 }
 
+/// Renders everything Signalbox generates for one environment from its granted requests (other
+/// environments' requests are ignored): what its folder in the GitOps repository holds once they
+/// are delivered, baseline Sidecars of namespaces without grants included, with a
+/// `kustomization.yaml` in every folder from the environment's root down, so the root builds
+/// with kustomize and an Argo CD Application can point at it. Delivery writes exactly these
+/// files under [`crate::catalog::PathTemplate::root`]. `None` for an unknown environment.
+pub fn render_environment(
+    catalog: &Catalog,
+    environment: &str,
+    granted: &[Request],
+) -> Option<Result<Plan, Vec<Problem>>> {
+    let env = catalog.environment(environment)?;
+    let mut state = State::new(catalog, true);
+    state.environments.insert(&env.name);
+    let mut problems = Vec::new();
+    for request in granted
+        .iter()
+        .filter(|r| r.environment().as_str() == environment)
+    {
+        let mut found = Vec::new();
+        if policy::lookup(catalog, request, &mut found).is_some() {
+            state.add(request, true, &mut found);
+        }
+        problems.extend(found.into_iter().map(|p| p.in_source(request.origin())));
+    }
+    if !problems.is_empty() {
+        return Some(Err(problems));
+    }
+    Some(state.render())
+}
+
+/// Whether folder `dir` is `root` or below it (every folder is below the empty root).
+fn within(dir: &str, root: &str) -> bool {
+    root.is_empty()
+        || dir == root
+        || dir
+            .strip_prefix(root)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
 fn describe_overlap(overlap: Overlap) -> &'static str {
     match overlap {
         Overlap::Equal => "is the same as",
@@ -151,6 +193,7 @@ impl<'a> State<'a> {
             touch_all,
             leases: BTreeMap::new(),
             grants: Grants::default(),
+            environments: BTreeSet::new(),
         }
     }
 
@@ -416,6 +459,7 @@ impl<'a> State<'a> {
             .keys()
             .map(|(env, _)| env)
             .chain(self.grants.by_namespace.keys().map(|(env, _)| env))
+            .chain(self.environments.iter().copied())
             .collect();
         for env_name in environments {
             let env = self.environment(env_name);
@@ -446,7 +490,17 @@ impl<'a> State<'a> {
                 objects.push((env, render::egress_gateway(env, gw, &hosts), touched));
             }
         }
-        finish(objects)
+        // The whole state: every environment's root folder gets a kustomization listing its
+        // subfolders, down to the folders of the objects.
+        let roots: BTreeSet<String> = if self.touch_all {
+            objects
+                .iter()
+                .map(|(env, _, _)| env.path_template.root(env.name.as_str()))
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
+        finish(objects, &roots)
     }
 
     fn environment(&self, name: &DnsLabel) -> &'a Environment {
@@ -457,8 +511,12 @@ impl<'a> State<'a> {
 }
 
 /// Validates and serializes the touched objects; every directory holding one gets a
-/// `kustomization.yaml` listing all of its files, touched or not.
-fn finish(objects: Vec<(&Environment, IstioObject, bool)>) -> Result<Plan, Vec<Problem>> {
+/// `kustomization.yaml` listing all of its files, touched or not, and every directory between
+/// one of `roots` and those directories one listing its subdirectories.
+fn finish(
+    objects: Vec<(&Environment, IstioObject, bool)>,
+    roots: &BTreeSet<String>,
+) -> Result<Plan, Vec<Problem>> {
     let mut files: BTreeMap<String, String> = BTreeMap::new();
     let mut all_paths: BTreeSet<String> = BTreeSet::new();
     let mut problems = Vec::new();
@@ -538,12 +596,31 @@ fn finish(objects: Vec<(&Environment, IstioObject, bool)>) -> Result<Plan, Vec<P
             .map_or(String::new(), |(dir, _)| dir.to_owned())
     };
     let touched_dirs: BTreeSet<String> = files.keys().map(|p| directory(p)).collect();
-    for dir in touched_dirs {
-        let names: Vec<String> = all_paths
+    // Folders between a root and the touched folders, each with its subfolders.
+    let mut subfolders: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for dir in &touched_dirs {
+        let Some(root) = roots.iter().find(|root| within(dir, root)) else {
+            continue;
+        };
+        let mut child = dir.clone();
+        while child != *root {
+            let parent = directory(&child);
+            let name = child[parent.len()..].trim_start_matches('/').to_owned();
+            subfolders.entry(parent.clone()).or_default().insert(name);
+            child = parent;
+        }
+    }
+    let all_dirs: BTreeSet<String> = touched_dirs
+        .into_iter()
+        .chain(subfolders.keys().cloned())
+        .collect();
+    for dir in all_dirs {
+        let mut names: Vec<String> = all_paths
             .iter()
             .filter(|p| directory(p) == dir)
             .map(|p| p.rsplit_once('/').map_or(p.clone(), |(_, f)| f.to_owned()))
             .collect();
+        names.extend(subfolders.get(&dir).into_iter().flatten().cloned());
         let path = if dir.is_empty() {
             "kustomization.yaml".to_owned()
         } else {

@@ -20,6 +20,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     #[serde(default)]
+    pub delivery: DeliverySettings,
+    #[serde(default)]
     pub environments: Vec<mesh::config::EnvironmentConfig>,
     #[serde(default)]
     pub teams: Vec<mesh::config::TeamConfig>,
@@ -96,6 +98,37 @@ pub struct DatabaseSettings {
 pub struct EmbeddedSettings {
     pub port: u16,
     pub data_dir: PathBuf,
+}
+
+/// Delivery of approved requests as pull requests (see each environment's `gitops`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    /// Workers in this process taking delivery jobs (0: this replica delivers nothing).
+    pub workers: u16,
+    /// Where relative `local` repository paths start; default: the working directory.
+    pub base_dir: Option<PathBuf>,
+    /// Seconds between two looks at an open pull request (forges without webhooks).
+    pub follow_interval_seconds: u64,
+    /// Seconds a worker sleeps at most without a job notification before looking anyway.
+    pub poll_interval_seconds: u64,
+    /// Attempts of one delivery before the request is marked `delivery_failed`.
+    pub max_attempts: u32,
+    /// Milliseconds the first retry waits at most; each further retry doubles it (with jitter).
+    pub backoff_base_ms: u64,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            base_dir: None,
+            follow_interval_seconds: 10,
+            poll_interval_seconds: 5,
+            max_attempts: 8,
+            backoff_base_ms: 2000,
+        }
+    }
 }
 
 impl DatabaseSettings {

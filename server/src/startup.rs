@@ -42,6 +42,7 @@ pub struct Application {
     state: AppState,
     sessions: SessionManagerLayer<PostgresStore>,
     embedded: Option<EmbeddedPostgres>,
+    workers: Vec<backend::jobs::Worker>,
 }
 
 impl Application {
@@ -116,6 +117,7 @@ impl Application {
             },
             hsts: https,
         };
+        let workers = delivery_workers(settings, &backend, &public_url)?;
         let state = AppState {
             leptos_options,
             backend,
@@ -129,6 +131,7 @@ impl Application {
             state,
             sessions,
             embedded,
+            workers,
         })
     }
 
@@ -153,18 +156,66 @@ impl Application {
             state,
             sessions,
             mut embedded,
+            workers,
         } = self;
         tokio::spawn(migrate_until_done(state.backend.pool.clone()));
         tokio::spawn(delete_expired_sessions(state.backend.pool.clone()));
+        // Workers hold each job under a lease: stopping them mid-job only delays that job.
+        let workers: Vec<_> = workers
+            .into_iter()
+            .map(|worker| tokio::spawn(worker.run(std::future::pending())))
+            .collect();
         tracing::info!(address = %listener.local_addr()?, "Signalbox is listening");
         let served = axum::serve(listener, http::router(state, sessions))
             .with_graceful_shutdown(shutdown)
             .await;
+        for worker in workers {
+            worker.abort();
+        }
         if let Some(cluster) = embedded.as_mut() {
             cluster.stop()?;
         }
         served.context("serving HTTP")
     }
+}
+
+/// The delivery workers of this process, with the forge of each environment.
+fn delivery_workers(
+    settings: &Settings,
+    backend: &Backend,
+    public_url: &str,
+) -> anyhow::Result<Vec<backend::jobs::Worker>> {
+    let delivery = &settings.delivery;
+    let base_dir = match &delivery.base_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().context("the working directory")?,
+    };
+    let forges = Arc::new(backend::forge::Forges::from_catalog(
+        &backend.catalog,
+        &base_dir,
+    )?);
+    let retry = backend::jobs::RetryPolicy {
+        max_attempts: delivery.max_attempts.max(1),
+        base: Duration::from_millis(delivery.backoff_base_ms),
+        ..backend::jobs::RetryPolicy::default()
+    };
+    Ok((0..delivery.workers)
+        .map(|i| {
+            backend::jobs::Worker::new(
+                backend.pool.clone(),
+                backend.catalog.clone(),
+                forges.clone(),
+                backend::jobs::WorkerSettings {
+                    name: format!("{}-{i}", std::process::id()),
+                    follow_every: Duration::from_secs(delivery.follow_interval_seconds.max(1)),
+                    poll: Duration::from_secs(delivery.poll_interval_seconds.max(1)),
+                    retry,
+                    public_url: public_url.to_owned(),
+                    ..backend::jobs::WorkerSettings::default()
+                },
+            )
+        })
+        .collect())
 }
 
 /// The session cookie's name: with `Secure`, the `__Host-` prefix makes browsers refuse the same

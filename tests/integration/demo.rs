@@ -38,6 +38,7 @@ async fn demo_starts_a_throwaway_postgres_and_stops_it_on_sigterm() {
         )
         .env("SIGNALBOX_DATABASE__EMBEDDED__PORT", db_port.to_string())
         .env("SIGNALBOX_DATABASE__EMBEDDED__DATA_DIR", data.path())
+        .env("SIGNALBOX_DELIVERY__BASE_DIR", data.path())
         .env_remove("SIGNALBOX_DATABASE__URL")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -23,8 +23,9 @@ async fn field_value(browser: &Browser, css: &str) -> String {
 }
 
 #[tokio::test]
-async fn a_prod_request_goes_from_the_form_through_two_approvals() {
-    let app = TestApp::spawn().await;
+async fn a_prod_request_goes_from_the_form_through_two_approvals_to_a_pull_request() {
+    // One delivery worker, as in the demo: the local git repository is the forge.
+    let app = TestApp::spawn_with(|settings| settings.delivery.workers = 1).await;
     let browser = Browser::start(Scripts::Enabled).await;
 
     // Alice fills the form field by field.
@@ -82,13 +83,29 @@ async fn a_prod_request_goes_from_the_form_through_two_approvals() {
         .wait_for_text("#step-message", "it is approved")
         .await;
 
-    // Alice sees it approved.
+    // Without a reload, Dave's page shows the pull request: the commit on the request's branch
+    // in the local repository, and the files as committed.
+    let commit = browser.wait_for_text("#pull-commit", "").await;
+    assert_eq!(commit.trim().len(), 12, "a short commit id: {commit}");
+    let branch = browser
+        .wait_for_text("#pull-branch", "signalbox/prod/")
+        .await;
+    assert!(branch.contains(&id.replace('-', "")), "{branch}");
+    browser
+        .wait_for_text("#committed-heading", "Files as committed")
+        .await;
+    browser
+        .wait_for_text(".request-head .label", "Pull request open")
+        .await;
+
+    // Alice sees it approved and its pull request open.
     sign_in(&browser, &app, "alice", &path).await;
     let label = browser
-        .wait_for_text(".request-head .label", "Approved")
+        .wait_for_text(".request-head .label", "Pull request open")
         .await;
-    assert_eq!(label, "Approved");
+    assert_eq!(label, "Pull request open");
     let timeline = browser.wait_for_text("#timeline", "Dave Admin").await;
+    assert!(timeline.contains("opened the pull request"), "{timeline}");
     assert!(timeline.contains("Carol Approver approved"), "{timeline}");
 
     // Bob, typing the same path for team-b, sees the conflict before submitting.

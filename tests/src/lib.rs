@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod database;
+pub mod fake_forge;
 pub mod fake_oidc;
 pub mod oidc_provider;
 pub mod portal;

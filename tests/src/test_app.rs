@@ -20,6 +20,8 @@ pub struct TestApp {
     /// The environments and teams the server runs with.
     pub catalog: std::sync::Arc<mesh::Catalog>,
     pub database: TestDatabase,
+    /// Where relative local GitOps repositories live (the demo's `.data/gitops` is in here).
+    pub gitops: tempfile::TempDir,
     /// What the server was started with; a restart keeps it.
     settings: Settings,
     shutdown: Option<oneshot::Sender<()>>,
@@ -41,6 +43,9 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings.server.site_root = workspace_root().join("target/site");
     settings.database.url = Some(SecretString::from(database_url.to_owned()));
     settings.database.max_connections = 5;
+    // Tests that deliver start their own workers (or turn these on), so no other test races a
+    // worker for a request's state.
+    settings.delivery.workers = 0;
     settings
 }
 
@@ -82,7 +87,9 @@ impl TestApp {
     /// Like [`TestApp::spawn`], with a chance to change the settings first.
     pub async fn spawn_with(customise: impl FnOnce(&mut Settings)) -> Self {
         let database = TestDatabase::create().await;
+        let gitops = tempfile::tempdir().expect("a folder for the GitOps repository");
         let mut settings = test_settings(&database.url());
+        settings.delivery.base_dir = Some(gitops.path().to_path_buf());
         customise(&mut settings);
         let running = start(&settings).await;
         let cookies = std::sync::Arc::new(reqwest::cookie::Jar::default());
@@ -98,6 +105,7 @@ impl TestApp {
             pool: running.pool,
             catalog: running.catalog,
             database,
+            gitops,
             settings,
             shutdown: Some(running.shutdown),
             server: Some(running.server),

@@ -82,6 +82,50 @@ pub struct RequestView {
     pub removal_key: String,
     /// A message for the viewer left by a step made without JavaScript.
     pub note: Option<String>,
+    /// Where delivery stands; the page keeps it current while delivery is under way.
+    pub delivery: DeliveryStatus,
+}
+
+/// Where a request's delivery stands: what the delivery panel shows and refreshes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryStatus {
+    pub state: String,
+    pub version: i32,
+    /// Its pull request (or local branch), once delivery made one.
+    pub pull: Option<DeliveryView>,
+    /// Why delivery has not succeeded (yet).
+    pub problem: Option<String>,
+    /// Where approved requests of this environment go, or why they wait; `None` before approval.
+    pub target: Option<String>,
+    /// The viewer may retry a failed delivery (platform admins).
+    pub may_retry: bool,
+    /// The environment has a forge, so approved requests are delivered.
+    pub configured: bool,
+}
+
+impl DeliveryStatus {
+    /// Whether delivery is under way, so the page should look again soon.
+    pub fn in_flight(&self) -> bool {
+        self.configured && matches!(self.state.as_str(), "approved" | "delivering" | "pr_open")
+    }
+}
+
+/// A request's pull request, as the page shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    /// `local`, `github`, `gitlab` or `gitea`.
+    pub forge: String,
+    pub repository: String,
+    pub base_branch: String,
+    pub branch: String,
+    pub number: Option<i64>,
+    pub url: Option<String>,
+    pub head_sha: String,
+    pub merged_sha: Option<String>,
+    /// The files as committed, each with its diff against the base branch.
+    pub files: Vec<mesh::changes::FileChange>,
+    pub age: String,
+    pub at: String,
 }
 
 /// The answer to a submit.
@@ -226,6 +270,22 @@ pub async fn comment_on_request(id: String, body: String) -> Result<StepOutcome,
     let backend = ssr::backend();
     let user = crate::auth::require_member().await?;
     ssr::comment(&backend, &user, id, body).await
+}
+
+#[server]
+pub async fn retry_delivery(id: String, version: i32) -> Result<StepOutcome, ServerFnError> {
+    // Contexts are read before the first await: a resource's later polls may run without them.
+    let backend = ssr::backend();
+    let user = crate::auth::require_member().await?;
+    ssr::retry_delivery(&backend, &user, id, version).await
+}
+
+#[server]
+pub async fn load_delivery(id: String) -> Result<DeliveryStatus, ServerFnError> {
+    // Contexts are read before the first await: a resource's later polls may run without them.
+    let backend = ssr::backend();
+    let user = crate::auth::require_member().await?;
+    ssr::delivery_status(&backend, &user, id).await
 }
 
 #[server]

@@ -10,8 +10,8 @@ use backend::requests::{self as workflow, Actor, Operation, Submission, Workflow
 
 use super::form::{self, ApiForm, EgressForm};
 use super::{
-    ClaimView, FormStart, RequestPage, RequestRow, RequestView, StepOutcome, SubmitOutcome,
-    TimelineEntry,
+    ClaimView, DeliveryStatus, DeliveryView, FormStart, RequestPage, RequestRow, RequestView,
+    StepOutcome, SubmitOutcome, TimelineEntry,
 };
 use crate::errors;
 use crate::pages::preview::is_plain_form_post;
@@ -31,6 +31,17 @@ pub fn backend() -> backend::Backend {
 }
 
 /// "3 days ago", and the exact time for the hover.
+/// "in 12 seconds", "in 3 minutes", "now": when something due at `at` happens.
+fn in_words(at: OffsetDateTime) -> String {
+    let seconds = (at - OffsetDateTime::now_utc()).whole_seconds();
+    match seconds {
+        s if s <= 0 => "now".to_owned(),
+        1 => "in a second".to_owned(),
+        s if s < 120 => format!("in {s} seconds"),
+        s => format!("in {} minutes", s / 60),
+    }
+}
+
 fn when(at: OffsetDateTime) -> (String, String) {
     let seconds = (OffsetDateTime::now_utc() - at).whole_seconds().max(0);
     let age = match seconds {
@@ -425,6 +436,141 @@ pub async fn comment(
     }
 }
 
+pub async fn retry_delivery(
+    backend: &backend::Backend,
+    user: &CurrentUser,
+    id: String,
+    version: i32,
+) -> Result<StepOutcome, ServerFnError> {
+    let Some(id) = parse_id(&id) else {
+        return Ok(unknown_request());
+    };
+    match backend::jobs::retry_delivery(&backend.pool, actor(user), id, version).await {
+        Ok(()) => {
+            step_done(
+                backend,
+                user,
+                id,
+                "Delivery starts again; this page shows the pull request once it is open."
+                    .to_owned(),
+            )
+            .await
+        }
+        Err(error) => step_refused(backend, user, id, refusal(error)?).await,
+    }
+}
+
+pub async fn delivery_status(
+    backend: &backend::Backend,
+    user: &CurrentUser,
+    id: String,
+) -> Result<DeliveryStatus, ServerFnError> {
+    let not_found = || {
+        ServerFnError::ServerError("There is no such request, or you may not see it.".to_owned())
+    };
+    let Some(id) = parse_id(&id) else {
+        return Err(not_found());
+    };
+    match workflow::load_detail(&backend.pool, actor(user), id).await {
+        Ok(detail) => Ok(status_of(backend, user, &detail)),
+        Err(WorkflowError::NotFound) => Err(not_found()),
+        Err(other) => Err(errors::internal(other)),
+    }
+}
+
+fn status_of(
+    backend: &backend::Backend,
+    user: &CurrentUser,
+    detail: &workflow::RequestDetail,
+) -> DeliveryStatus {
+    let record = &detail.record;
+    let after_approval = workflow::is_granted(&record.state)
+        || matches!(record.state.as_str(), "pr_closed" | "merged" | "live");
+    DeliveryStatus {
+        state: record.state.clone(),
+        version: record.version,
+        pull: detail.delivery.clone().map(delivery_view),
+        problem: detail
+            .delivery_problem
+            .as_ref()
+            .map(|problem| match problem.next_attempt {
+                Some(next) => format!(
+                    "Attempt {} failed: {}. Signalbox tries again {}.",
+                    problem.attempts,
+                    problem.reason,
+                    in_words(next)
+                ),
+                None => format!("Delivery failed: {}", problem.reason),
+            }),
+        target: after_approval.then(|| delivery_target(&backend.catalog, &record.environment)),
+        may_retry: record.state == "delivery_failed" && user.roles.platform_admin,
+        configured: backend
+            .catalog
+            .environment(&record.environment)
+            .is_some_and(|env| env.gitops.forge.is_some()),
+    }
+}
+
+/// The delivery as the page shows it: the committed files with their diffs.
+fn delivery_view(delivery: workflow::Delivery) -> DeliveryView {
+    use backend::forge::FileStatus as Committed;
+    use mesh::changes::{FileChange, FileStatus};
+    let files = delivery
+        .files
+        .into_iter()
+        .map(|file| {
+            let status = match file.status {
+                Committed::Added => FileStatus::Added,
+                Committed::Modified => FileStatus::Modified,
+                Committed::Deleted => FileStatus::Removed,
+            };
+            let old = file.previous.unwrap_or_default();
+            let new = file.contents.unwrap_or_default();
+            FileChange {
+                lines: mesh::changes::diff_lines(&old, &new),
+                path: file.path,
+                status,
+                contents: new,
+            }
+        })
+        .collect();
+    let (age, at) = when(delivery.updated_at);
+    DeliveryView {
+        forge: delivery.forge,
+        repository: delivery.repository,
+        base_branch: delivery.base_branch,
+        branch: delivery.branch,
+        number: delivery.number,
+        url: delivery.url,
+        head_sha: delivery.head_sha,
+        merged_sha: delivery.merged_sha,
+        files,
+        age,
+        at,
+    }
+}
+
+/// "Approved requests of dev become pull requests in the local git repository .data/gitops",
+/// or why they wait.
+fn delivery_target(catalog: &mesh::Catalog, environment: &str) -> String {
+    let Some(env) = catalog.environment(environment) else {
+        return format!("{environment} is no longer configured; nothing is delivered.");
+    };
+    let repository = env.gitops.repository.as_deref().unwrap_or_default();
+    let base = env.gitops.base_branch.as_deref().unwrap_or("main");
+    match env.gitops.forge.as_deref() {
+        Some("local") => format!(
+            "Approved requests of {environment} become a branch in the local git repository {repository}, to merge into {base}."
+        ),
+        Some(forge) => format!(
+            "Approved requests of {environment} become pull requests to {base} of {repository} on {forge}."
+        ),
+        None => format!(
+            "{environment} has no GitOps forge configured (gitops.forge); approved requests wait until a platform admin configures one."
+        ),
+    }
+}
+
 fn row(listed: workflow::ListedRequest) -> RequestRow {
     let (age, at) = when(listed.created_at);
     RequestRow {
@@ -622,6 +768,7 @@ pub async fn load_request(
         replaced_by: detail.replaced_by.map(|id| id.to_string()),
         removal_key: Uuid::new_v4().to_string(),
         note,
+        delivery: status_of(backend, user, &detail),
     })
 }
 

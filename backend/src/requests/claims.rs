@@ -19,7 +19,7 @@ pub struct StoredClaim {
 #[derive(Debug, Default)]
 pub struct ExistingClaims {
     /// Approved and everything after it on the way to live, as changed by approved changes, and
-    /// until an approved removal is delivered.
+    /// until an approved removal is delivered. A closed pull request frees its claim.
     pub granted: Vec<StoredClaim>,
     /// Submitted and waiting for review (new requests only: a pending change or removal claims
     /// nothing its grant does not already hold).
@@ -71,15 +71,15 @@ pub async fn existing_claims(
         from requests r
         where r.environment = $1
           and r.operation <> 'remove'
-          and (r.state in ('approved', 'delivering', 'pr_open', 'pr_closed', 'delivery_failed',
-                           'merged', 'live')
+          and (r.state in ('approved', 'delivering', 'pr_open', 'delivery_failed', 'merged',
+                           'live')
                or (r.state = 'submitted' and r.operation = 'create'))
           and not exists (
               select 1 from requests c
               where c.supersedes = r.id
                 and ((c.operation = 'change'
-                      and c.state in ('approved', 'delivering', 'pr_open', 'pr_closed',
-                                      'delivery_failed', 'merged', 'live'))
+                      and c.state in ('approved', 'delivering', 'pr_open', 'delivery_failed',
+                                      'merged', 'live'))
                   or (c.operation = 'remove' and c.state in ('merged', 'live'))))
         order by r.created_at, r.id
         "#,

@@ -245,6 +245,20 @@ pub async fn decide(
         Decision::Approve => "approved",
         Decision::Reject => "rejected",
     };
+    // The delivery job commits with the approval: no approved request is ever left without one.
+    if new_state == "approved"
+        && catalog
+            .environment(&row.environment)
+            .is_some_and(|env| env.gitops.forge.is_some())
+    {
+        crate::jobs::enqueue(
+            &mut tx,
+            crate::jobs::JobKind::Deliver,
+            id,
+            std::time::Duration::ZERO,
+        )
+        .await?;
+    }
     let to_state = (new_state != "submitted").then_some(new_state);
     record_event(
         &mut tx,

@@ -23,8 +23,8 @@ use crate::auth::Roles;
 pub use claims::{ExistingClaims, StoredClaim, existing_claims};
 pub use decide::{Decision, comment, decide, withdraw};
 pub use read::{
-    ListedRequest, MineFilter, QueueFilter, RequestDetail, load_detail, payload_of, queue,
-    queue_count, requests_of,
+    Delivery, DeliveryProblem, ListedRequest, MineFilter, QueueFilter, RequestDetail, load_detail,
+    payload_of, queue, queue_count, requests_of,
 };
 pub use submit::{Operation, Submission, submit};
 
@@ -133,7 +133,6 @@ pub const GRANTED_STATES: &[&str] = &[
     "approved",
     "delivering",
     "pr_open",
-    "pr_closed",
     "delivery_failed",
     "merged",
     "live",
@@ -186,9 +185,30 @@ pub fn state_words(state: &str) -> &'static str {
     }
 }
 
+/// The subject delivery and other background steps record their events under.
+pub const SYSTEM_SUBJECT: &str = "signalbox";
+
+/// Writes one timeline event of a background step (delivery) inside the caller's transaction.
+pub(crate) async fn record_system_event(
+    tx: &mut sqlx::PgConnection,
+    request: Uuid,
+    action: &str,
+    from_state: Option<&str>,
+    to_state: Option<&str>,
+    body: &str,
+) -> Result<(), sqlx::Error> {
+    let roles = Roles::default();
+    let actor = Actor {
+        subject: SYSTEM_SUBJECT,
+        name: "Signalbox",
+        roles: &roles,
+    };
+    record_event(tx, request, &actor, action, from_state, to_state, body).await
+}
+
 /// Writes one timeline event inside the caller's transaction.
 #[allow(clippy::too_many_arguments)]
-async fn record_event(
+pub(crate) async fn record_event(
     tx: &mut sqlx::PgConnection,
     request: Uuid,
     actor: &Actor<'_>,

@@ -194,6 +194,35 @@ pub struct RequestDetail {
     pub pending_day2: Option<Uuid>,
     /// The approved change that replaced this grant, if any.
     pub replaced_by: Option<Uuid>,
+    /// Its pull request (or local branch), once delivery made one.
+    pub delivery: Option<Delivery>,
+    /// The last failed delivery attempt while retries go on, or the reason it failed for good.
+    pub delivery_problem: Option<DeliveryProblem>,
+}
+
+/// A request's pull request as recorded.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub forge: String,
+    pub repository: String,
+    pub base_branch: String,
+    pub branch: String,
+    pub number: Option<i64>,
+    pub url: Option<String>,
+    pub head_sha: String,
+    pub files: Vec<crate::forge::ChangedFile>,
+    pub merged_sha: Option<String>,
+    pub opened_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// Why delivery has not succeeded yet.
+#[derive(Debug, Clone)]
+pub struct DeliveryProblem {
+    pub reason: String,
+    pub attempts: i32,
+    /// When the next attempt runs; none once delivery gave up.
+    pub next_attempt: Option<OffsetDateTime>,
 }
 
 /// Loads a request the actor may see.
@@ -282,8 +311,7 @@ pub async fn load_detail(
         r#"
         select id from requests
         where supersedes = $1 and operation = 'change'
-          and state in ('approved', 'delivering', 'pr_open', 'pr_closed', 'delivery_failed',
-                        'merged', 'live')
+          and state in ('approved', 'delivering', 'pr_open', 'delivery_failed', 'merged', 'live')
         order by created_at desc
         limit 1
         "#,
@@ -291,12 +319,55 @@ pub async fn load_detail(
     )
     .fetch_optional(pool)
     .await?;
+    let delivery = sqlx::query!(
+        r#"
+        select forge, repository, base_branch, branch, number, url, head_sha, files, merged_sha,
+               opened_at, updated_at
+        from deliveries where request_id = $1
+        "#,
+        id
+    )
+    .fetch_optional(pool)
+    .await?
+    .map(|d| Delivery {
+        forge: d.forge,
+        repository: d.repository,
+        base_branch: d.base_branch,
+        branch: d.branch,
+        number: d.number,
+        url: d.url,
+        head_sha: d.head_sha,
+        files: serde_json::from_value(d.files).unwrap_or_default(),
+        merged_sha: d.merged_sha,
+        opened_at: d.opened_at,
+        updated_at: d.updated_at,
+    });
+    let delivery_problem = sqlx::query!(
+        r#"
+        select last_error as "last_error!", attempts, run_after, done_at
+        from jobs
+        where request_id = $1 and kind = 'deliver' and last_error is not null
+        order by id desc
+        limit 1
+        "#,
+        id
+    )
+    .fetch_optional(pool)
+    .await?
+    .filter(|job| job.done_at.is_none() || record.state == "delivery_failed")
+    .map(|job| DeliveryProblem {
+        reason: job.last_error,
+        attempts: job.attempts,
+        next_attempt: job.done_at.is_none().then_some(job.run_after),
+    });
     Ok(RequestDetail {
         record,
         approvals,
         events,
         pending_day2,
         replaced_by,
+        delivery,
+        delivery_problem,
     })
 }
 

@@ -7,13 +7,14 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+use super::delivery::DeliveryPanel;
 use super::fields::{FileDiffs, count};
 use crate::components::problems::{MessageText, ProblemList};
 use crate::components::state::StateLabel;
 use crate::errors;
 use crate::requests::{
-    CommentOnRequest, DecideRequest, RemoveGrant, RequestView, StepOutcome, SubmitOutcome,
-    TimelineEntry, WithdrawRequest, load_request, operation_prefix,
+    CommentOnRequest, DecideRequest, RemoveGrant, RequestView, RetryDelivery, StepOutcome,
+    SubmitOutcome, TimelineEntry, WithdrawRequest, load_request, operation_prefix,
 };
 
 #[component]
@@ -24,6 +25,7 @@ pub fn RequestPage() -> impl IntoView {
     let withdraw = ServerAction::<WithdrawRequest>::new();
     let comment = ServerAction::<CommentOnRequest>::new();
     let remove = ServerAction::<RemoveGrant>::new();
+    let retry = ServerAction::<RetryDelivery>::new();
     let version = RwSignal::new(0usize);
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
@@ -58,6 +60,7 @@ pub fn RequestPage() -> impl IntoView {
     Effect::new(move |_| step_done(decide.value().get()));
     Effect::new(move |_| step_done(withdraw.value().get()));
     Effect::new(move |_| step_done(comment.value().get()));
+    Effect::new(move |_| step_done(retry.value().get()));
     Effect::new(move |_| match remove.value().get() {
         Some(Ok(SubmitOutcome::Submitted { id })) => {
             let navigate = leptos_router::hooks::use_navigate();
@@ -78,7 +81,7 @@ pub fn RequestPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match request.await {
                     Ok(view) => view! {
-                        <RequestBody view message decide withdraw comment remove />
+                        <RequestBody view message decide withdraw comment remove retry />
                     }.into_any(),
                     Err(error) => view! {
                         <Title text="Request" />
@@ -103,7 +106,13 @@ fn RequestBody(
     withdraw: ServerAction<WithdrawRequest>,
     comment: ServerAction<CommentOnRequest>,
     remove: ServerAction<RemoveGrant>,
+    retry: ServerAction<RetryDelivery>,
 ) -> impl IntoView {
+    // The delivery panel keeps the state current while delivery is under way.
+    let live_state = RwSignal::new(None::<String>);
+    let loaded_state = view.state.clone();
+    let loaded_state = StoredValue::new(loaded_state);
+    let shown_state = move || live_state.get().unwrap_or_else(|| loaded_state.get_value());
     let title = format!("{}{}", operation_prefix(&view.operation), view.summary);
     let decided = view.state != "submitted";
     let approvals_line = if view.approvals.is_empty() {
@@ -135,11 +144,11 @@ fn RequestBody(
     let id = view.id.clone();
     view! {
         <Title text=title.clone() />
-        <article class="request" data-state=view.state.clone()>
+        <article class="request" data-state=shown_state>
             <header class="request-head">
                 <h1 id="request-summary">{title}</h1>
                 <p class="meta">
-                    <StateLabel state=view.state.clone() />
+                    {move || view! { <StateLabel state=shown_state() /> }}
                     " " <span>{view.environment.clone()}</span>
                     " · team " <span>{view.team.clone()}</span>
                     " · asked by " <span>{view.requester_name.clone()}</span>
@@ -168,6 +177,7 @@ fn RequestBody(
                 </section>
             })}
             <DecisionBox view=view.clone() decide />
+            {view! { <DeliveryPanel id=id.clone() initial=view.delivery.clone() live_state retry /> }.into_any()}
             <section class="timeline" aria-labelledby="timeline-heading">
                 <h2 id="timeline-heading">"Conversation"</h2>
                 <ol id="timeline">
@@ -194,6 +204,7 @@ fn RequestBody(
             <OwnerActions view=view.clone() withdraw remove />
         </article>
     }
+    .into_any()
 }
 
 #[component]
@@ -312,6 +323,13 @@ fn describe(entry: &TimelineEntry) -> String {
         ("rejected", _) => "rejected the request".to_owned(),
         ("withdrawn", _) => "withdrew the request".to_owned(),
         ("commented", _) => "commented".to_owned(),
+        ("delivering", _) => "started delivering the request".to_owned(),
+        ("pr_opened", _) => "opened the pull request".to_owned(),
+        ("pr_updated", _) => "updated the pull request".to_owned(),
+        ("merged", _) => "saw the pull request merged".to_owned(),
+        ("pr_closed", _) => "saw the pull request closed".to_owned(),
+        ("delivery_failed", _) => "could not deliver the request".to_owned(),
+        ("delivery_retried", _) => "retried the delivery".to_owned(),
         (other, _) => other.to_owned(),
     }
 }

@@ -1,5 +1,6 @@
 //! The request pages: the two forms, "my requests" and one request.
 
+pub mod delivery;
 pub mod detail;
 pub mod fields;
 pub mod list;

@@ -1,0 +1,700 @@
+//! Delivery: an approval queues its delivery job in the same transaction; workers turn approved
+//! requests into pull requests (here: branches of a real local git repository, and a fake
+//! forge for failures), follow them until merged, regenerate the others when one merges, retry
+//! with backoff and give up with the reason on the request.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backend::auth::Roles;
+use backend::forge::{Forge, Forges, LocalGit};
+use backend::jobs::{RetryPolicy, Worker, WorkerSettings};
+use backend::requests::{self, Actor, Decision, Operation, Submission};
+use signalbox_tests::TestApp;
+use signalbox_tests::fake_forge::{Failure, FakeForge};
+use uuid::Uuid;
+
+fn requester() -> Roles {
+    Roles {
+        requester_for: ["team-a".to_owned(), "team-b".to_owned()].into(),
+        ..Roles::default()
+    }
+}
+
+fn approver() -> Roles {
+    Roles {
+        approver_for_environments: ["dev".to_owned(), "prod".to_owned()].into(),
+        ..Roles::default()
+    }
+}
+
+fn admin() -> Roles {
+    Roles {
+        platform_admin: true,
+        ..Roles::default()
+    }
+}
+
+fn route(team: &str, path: &str) -> mesh::Request {
+    mesh::Request::from_value(&serde_json::json!({
+        "kind": "ApiRoute", "environment": "dev", "team": team,
+        "host": "api.dev.example.com", "path": path, "match": "prefix",
+        "target": {"namespace": team, "service": "orders", "port": 8080}
+    }))
+    .expect("a valid route")
+}
+
+/// Submits as Alice and approves as Carol (dev needs one approval).
+async fn approved(app: &TestApp, request: mesh::Request) -> Uuid {
+    let roles = requester();
+    let id = requests::submit(
+        &app.pool,
+        &app.catalog,
+        Actor {
+            subject: "alice",
+            name: "Alice Requester",
+            roles: &roles,
+        },
+        Submission {
+            request,
+            justification: "launch".to_owned(),
+            key: Uuid::new_v4(),
+            operation: Operation::Create,
+            supersedes: None,
+        },
+    )
+    .await
+    .expect("submitted");
+    let roles = approver();
+    let state = requests::decide(
+        &app.pool,
+        &app.catalog,
+        Actor {
+            subject: "carol",
+            name: "Carol Approver",
+            roles: &roles,
+        },
+        id,
+        1,
+        Decision::Approve,
+        "looks right",
+    )
+    .await
+    .expect("approved");
+    assert_eq!(state, "approved");
+    id
+}
+
+fn worker(app: &TestApp, forges: Forges, name: &str) -> Worker {
+    worker_with(app, forges, name, 4)
+}
+
+fn worker_with(app: &TestApp, forges: Forges, name: &str, max_attempts: u32) -> Worker {
+    Worker::new(
+        app.pool.clone(),
+        app.catalog.clone(),
+        Arc::new(forges),
+        WorkerSettings {
+            name: name.to_owned(),
+            lease: Duration::from_secs(2),
+            // Tests make follow jobs due themselves ([`look_now`]), as a webhook would.
+            follow_every: Duration::from_secs(3600),
+            retry: RetryPolicy {
+                max_attempts,
+                base: Duration::from_millis(5),
+                cap: Duration::from_millis(50),
+            },
+            public_url: "http://signalbox.test".to_owned(),
+            ..WorkerSettings::default()
+        },
+    )
+}
+
+/// The local forge of the test app's `dev` (the demo's `.data/gitops`, under the app's folder).
+fn local_forges(app: &TestApp) -> (Forges, std::path::PathBuf) {
+    let forges = Forges::from_catalog(&app.catalog, app.gitops.path()).expect("forges build");
+    (forges, app.gitops.path().join(".data/gitops"))
+}
+
+/// Makes every follow job due now: what a forge webhook or the next poll does.
+async fn look_now(app: &TestApp) {
+    sqlx::query("update jobs set run_after = now() where kind = 'follow' and done_at is null")
+        .execute(&app.pool)
+        .await
+        .expect("follow jobs due");
+}
+
+/// Works jobs until none is due.
+async fn drain(worker: &Worker) {
+    for _ in 0..200 {
+        if !worker.run_once().await.expect("a job runs") {
+            return;
+        }
+    }
+    panic!("jobs kept coming");
+}
+
+async fn state_of(app: &TestApp, id: Uuid) -> String {
+    sqlx::query_scalar::<_, String>("select state from requests where id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .expect("state reads")
+}
+
+async fn actions(app: &TestApp, id: Uuid) -> Vec<String> {
+    sqlx::query_scalar::<_, String>(
+        "select action from request_events where request_id = $1 order by id",
+    )
+    .bind(id)
+    .fetch_all(&app.pool)
+    .await
+    .expect("events read")
+}
+
+fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args([
+            "-c",
+            "user.name=Platform",
+            "-c",
+            "user.email=platform@example.com",
+        ])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn branch_of(id: Uuid) -> String {
+    backend::forge::branch_name("dev", id)
+}
+
+/// Every file of `dev/` on `reference`, by path.
+fn files_on(repo: &Path, reference: &str) -> std::collections::BTreeMap<String, String> {
+    git(
+        repo,
+        &["ls-tree", "-r", "--name-only", reference, "--", "dev"],
+    )
+    .lines()
+    .map(|path| {
+        (
+            path.to_owned(),
+            git(repo, &["show", &format!("{reference}:{path}")]),
+        )
+    })
+    .collect()
+}
+
+#[tokio::test]
+async fn an_approval_queues_its_delivery_in_the_same_transaction_and_a_rejection_does_not() {
+    let app = TestApp::spawn().await;
+    let id = approved(&app, route("team-a", "/orders")).await;
+    let jobs: Vec<(String, bool)> =
+        sqlx::query_as("select kind, done_at is not null from jobs where request_id = $1")
+            .bind(id)
+            .fetch_all(&app.pool)
+            .await
+            .expect("jobs read");
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].0, "deliver");
+    assert!(!jobs[0].1, "the job waits for a worker");
+
+    // A rejected request gets no job.
+    let roles = requester();
+    let rejected = requests::submit(
+        &app.pool,
+        &app.catalog,
+        Actor {
+            subject: "alice",
+            name: "Alice",
+            roles: &roles,
+        },
+        Submission {
+            request: route("team-a", "/billing"),
+            justification: "billing".to_owned(),
+            key: Uuid::new_v4(),
+            operation: Operation::Create,
+            supersedes: None,
+        },
+    )
+    .await
+    .expect("submitted");
+    let roles = approver();
+    requests::decide(
+        &app.pool,
+        &app.catalog,
+        Actor {
+            subject: "carol",
+            name: "Carol",
+            roles: &roles,
+        },
+        rejected,
+        1,
+        Decision::Reject,
+        "not this quarter",
+    )
+    .await
+    .expect("rejected");
+    let count: i64 = sqlx::query_scalar("select count(*) from jobs where request_id = $1")
+        .bind(rejected)
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(count, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_local_forge_commits_what_mesh_renders_and_the_merge_is_followed() {
+    let app = TestApp::spawn().await;
+    let id = approved(&app, route("team-a", "/orders")).await;
+    let (forges, repo) = local_forges(&app);
+    let worker = worker(&app, forges, "w1");
+    drain(&worker).await;
+
+    assert_eq!(state_of(&app, id).await, "pr_open");
+    let branch = branch_of(id);
+    let committed = files_on(&repo, &branch);
+    let expected = mesh::render_environment(&app.catalog, "dev", &[route("team-a", "/orders")])
+        .expect("dev exists")
+        .expect("renders");
+    let expected: std::collections::BTreeMap<String, String> = expected
+        .files
+        .into_iter()
+        .map(|f| (f.path, f.contents))
+        .collect();
+    assert_eq!(
+        committed, expected,
+        "the branch holds exactly what mesh renders"
+    );
+    assert!(
+        committed.contains_key("dev/kustomization.yaml"),
+        "{:?}",
+        committed.keys()
+    );
+
+    // Every kustomization lists every file and subfolder of its folder.
+    for (path, contents) in &committed {
+        let Some(dir) = path.strip_suffix("/kustomization.yaml") else {
+            continue;
+        };
+        let listed: std::collections::BTreeSet<&str> = contents
+            .lines()
+            .filter_map(|l| l.strip_prefix("- "))
+            .collect();
+        let present: std::collections::BTreeSet<&str> = committed
+            .keys()
+            .filter_map(|p| p.strip_prefix(&format!("{dir}/")))
+            .map(|rest| rest.split('/').next().unwrap_or(rest))
+            .filter(|name| *name != "kustomization.yaml")
+            .collect();
+        assert_eq!(listed, present, "{path}");
+    }
+
+    // kubectl (where installed) builds the environment's folder as Argo CD would.
+    if Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_ok()
+    {
+        let checkout = tempfile::tempdir().expect("temp dir");
+        git(
+            &repo,
+            &[
+                "worktree",
+                "add",
+                "--detach",
+                &checkout.path().to_string_lossy(),
+                &branch,
+            ],
+        );
+        let built = Command::new("kubectl")
+            .args(["kustomize", "dev"])
+            .current_dir(checkout.path())
+            .output()
+            .expect("kubectl runs");
+        assert!(
+            built.status.success(),
+            "{}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        let objects = String::from_utf8_lossy(&built.stdout);
+        let kinds = objects.lines().filter(|l| l.starts_with("kind: ")).count();
+        let generated = committed
+            .keys()
+            .filter(|p| !p.ends_with("kustomization.yaml"))
+            .count();
+        assert_eq!(
+            kinds, generated,
+            "every generated object is built:\n{objects}"
+        );
+        git(
+            &repo,
+            &[
+                "worktree",
+                "remove",
+                "--force",
+                &checkout.path().to_string_lossy(),
+            ],
+        );
+    }
+
+    // The delivery is recorded with the files as committed.
+    let (head, files): (String, serde_json::Value) =
+        sqlx::query_as("select head_sha, files from deliveries where request_id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("delivery recorded");
+    assert_eq!(head, git(&repo, &["rev-parse", &branch]).trim());
+    let paths: Vec<&str> = files
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.starts_with("dev/istio-ingress/virtualservice-"))
+            && paths.contains(&"dev/team-a/kustomization.yaml"),
+        "{paths:?}"
+    );
+
+    // A platform engineer merges the branch; the follow job sees it.
+    git(
+        &repo,
+        &["merge", "--no-ff", "-m", "Merge the orders route", &branch],
+    );
+    look_now(&app).await;
+    drain(&worker).await;
+    assert_eq!(state_of(&app, id).await, "merged");
+    assert_eq!(
+        actions(&app, id).await,
+        ["submitted", "approved", "delivering", "pr_opened", "merged"]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_pull_requests_at_once_are_each_correct_and_the_second_is_regenerated_after_the_first_merges()
+ {
+    let app = TestApp::spawn().await;
+    let first = approved(&app, route("team-a", "/orders")).await;
+    let second = approved(&app, route("team-b", "/billing")).await;
+    let (forges, repo) = local_forges(&app);
+    let worker = worker(&app, forges, "w1");
+    drain(&worker).await;
+    assert_eq!(state_of(&app, first).await, "pr_open");
+    assert_eq!(state_of(&app, second).await, "pr_open");
+    let root = "dev/istio-ingress/virtualservice-api-dev-example-com-root.yaml";
+    let root_path = |files: &std::collections::BTreeMap<String, String>| {
+        files
+            .iter()
+            .find(|(p, _)| p.starts_with("dev/istio-ingress/virtualservice-"))
+            .map(|(_, c)| c.clone())
+            .unwrap_or_else(|| panic!("no root VirtualService besides {root}: {:?}", files.keys()))
+    };
+    let before = root_path(&files_on(&repo, &branch_of(second)));
+    assert!(
+        before.contains("/billing") && !before.contains("/orders"),
+        "{before}"
+    );
+
+    git(
+        &repo,
+        &["merge", "--no-ff", "-m", "Merge orders", &branch_of(first)],
+    );
+    look_now(&app).await;
+    drain(&worker).await;
+    assert_eq!(state_of(&app, first).await, "merged");
+    assert_eq!(state_of(&app, second).await, "pr_open");
+    let after = root_path(&files_on(&repo, &branch_of(second)));
+    assert!(
+        after.contains("/billing") && after.contains("/orders"),
+        "the second pull request keeps the first's route once it merged:\n{after}"
+    );
+    assert!(
+        actions(&app, second)
+            .await
+            .contains(&"pr_updated".to_owned())
+    );
+    // It merges cleanly on top of the first.
+    git(
+        &repo,
+        &[
+            "merge",
+            "--no-ff",
+            "-m",
+            "Merge billing",
+            &branch_of(second),
+        ],
+    );
+    look_now(&app).await;
+    drain(&worker).await;
+    assert_eq!(state_of(&app, second).await, "merged");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn publishing_again_after_a_lost_answer_reuses_the_branch() {
+    let app = TestApp::spawn().await;
+    let id = approved(&app, route("team-a", "/orders")).await;
+    let (forges, repo) = local_forges(&app);
+    let forge: Arc<dyn Forge> = forges.get("dev").expect("dev has a forge").clone();
+    let worker = worker(&app, forges, "w1");
+    drain(&worker).await;
+    let head = git(&repo, &["rev-parse", &branch_of(id)]);
+
+    // The same change published again (a retry after a crash) changes nothing.
+    let local = LocalGit::new(&repo);
+    assert_eq!(local.path(), repo.as_path());
+    let change = backend::forge::ChangeSet {
+        repository: ".data/gitops".to_owned(),
+        base_branch: "main".to_owned(),
+        branch: branch_of(id),
+        root: "dev".to_owned(),
+        files: mesh::render_environment(&app.catalog, "dev", &[route("team-a", "/orders")])
+            .expect("dev")
+            .expect("renders")
+            .files,
+        title: "again".to_owned(),
+        body: String::new(),
+        labels: Vec::new(),
+        reviewers: Vec::new(),
+    };
+    let again = forge.publish(&change).await.expect("publishes");
+    match again {
+        backend::forge::Published::Pull(pull) => assert_eq!(pull.head_sha, head.trim()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(git(&repo, &["rev-parse", &branch_of(id)]), head);
+    let branches = git(&repo, &["branch", "--list", "signalbox/*"]);
+    assert_eq!(branches.lines().count(), 1, "{branches}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn failures_are_retried_and_the_last_one_marks_the_request_with_its_reason() {
+    let app = TestApp::spawn().await;
+    let id = approved(&app, route("team-a", "/orders")).await;
+    let mut forges = Forges::default();
+    let forge = Arc::new(FakeForge::failing(|_| Failure::Before));
+    forges.insert("dev", forge.clone());
+    let worker = worker(&app, forges, "w1");
+    for _ in 0..50 {
+        worker.run_once().await.expect("runs");
+        if state_of(&app, id).await == "delivery_failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(state_of(&app, id).await, "delivery_failed");
+    assert_eq!(
+        forge.calls.load(std::sync::atomic::Ordering::SeqCst),
+        4,
+        "max_attempts"
+    );
+    let reason: String = sqlx::query_scalar(
+        "select body from request_events where request_id = $1 and action = 'delivery_failed'",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("the failure is on the timeline");
+    assert!(
+        reason.contains("500 Internal Server Error") && reason.contains("4 attempts"),
+        "{reason}"
+    );
+
+    // Only a platform admin may retry; the retry queues a new delivery.
+    let version: i32 = sqlx::query_scalar("select version from requests where id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .expect("version");
+    let roles = requester();
+    let refused = backend::jobs::retry_delivery(
+        &app.pool,
+        Actor {
+            subject: "alice",
+            name: "Alice",
+            roles: &roles,
+        },
+        id,
+        version,
+    )
+    .await
+    .expect_err("a requester may not retry");
+    assert_eq!(
+        refused.to_string(),
+        "Only platform admins may retry a delivery"
+    );
+    let roles = admin();
+    backend::jobs::retry_delivery(
+        &app.pool,
+        Actor {
+            subject: "dave",
+            name: "Dave Admin",
+            roles: &roles,
+        },
+        id,
+        version,
+    )
+    .await
+    .expect("an admin retries");
+    assert_eq!(state_of(&app, id).await, "approved");
+    let open: i64 = sqlx::query_scalar(
+        "select count(*) from jobs where request_id = $1 and kind = 'deliver' and done_at is null",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("count");
+    assert_eq!(open, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_rate_limit_is_waited_out_and_then_delivered() {
+    let app = TestApp::spawn().await;
+    let id = approved(&app, route("team-a", "/orders")).await;
+    let mut forges = Forges::default();
+    let forge = Arc::new(FakeForge::failing(|call| {
+        if call == 0 {
+            Failure::RateLimited
+        } else {
+            Failure::None
+        }
+    }));
+    forges.insert("dev", forge.clone());
+    let worker = worker(&app, forges, "w1");
+    worker.run_once().await.expect("runs");
+    let (attempts, error): (i32, Option<String>) = sqlx::query_as(
+        "select attempts, last_error from jobs where request_id = $1 and kind = 'deliver'",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("job");
+    assert_eq!(attempts, 1);
+    assert_eq!(error.as_deref(), Some("429 Too Many Requests"));
+    for _ in 0..50 {
+        worker.run_once().await.expect("runs");
+        if state_of(&app, id).await == "pr_open" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(state_of(&app, id).await, "pr_open");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn three_workers_and_200_approvals_with_failures_make_exactly_200_pull_requests() {
+    let app = TestApp::spawn_with(|settings| settings.database.max_connections = 20).await;
+    let mut ids = Vec::new();
+    for n in 0..200 {
+        ids.push(
+            approved(
+                &app,
+                route(
+                    if n % 2 == 0 { "team-a" } else { "team-b" },
+                    &format!("/svc-{n}"),
+                ),
+            )
+            .await,
+        );
+    }
+    let forge = Arc::new(FakeForge::failing(|call| match call % 7 {
+        1 => Failure::Before,
+        3 => Failure::AfterOpening,
+        _ => Failure::None,
+    }));
+    let mut handles = Vec::new();
+    for n in 0..3 {
+        let mut forges = Forges::default();
+        forges.insert("dev", forge.clone());
+        // Failures are injected on two calls in seven: enough attempts to outlast them.
+        let worker = worker_with(&app, forges, &format!("w{n}"), 20);
+        handles.push(tokio::spawn(async move {
+            worker.run(std::future::pending()).await;
+        }));
+    }
+    // Cut every database connection once, mid-run: no job may be lost.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let admin = sqlx::PgPool::connect(&app.database.url())
+        .await
+        .expect("connects");
+    sqlx::query("select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()")
+        .execute(&admin)
+        .await
+        .expect("connections cut");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let open: i64 = sqlx::query_scalar("select count(*) from requests where state = 'pr_open'")
+            .fetch_one(&admin)
+            .await
+            .expect("count");
+        if open == 200 {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let states: Vec<(String, i64)> =
+                sqlx::query_as("select state, count(*) from requests group by state")
+                    .fetch_all(&admin)
+                    .await
+                    .expect("states");
+            let jobs: Vec<(String, i32, Option<String>, bool)> = sqlx::query_as(
+                "select kind, attempts, last_error, done_at is null from jobs j \
+                 join requests r on r.id = j.request_id where r.state <> 'pr_open'",
+            )
+            .fetch_all(&admin)
+            .await
+            .expect("jobs");
+            panic!("only {open} of 200 delivered: {states:?}; their jobs: {jobs:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for handle in handles {
+        handle.abort();
+    }
+    let opened = forge.pull_requests();
+    assert_eq!(opened.len(), 200, "one pull request per request");
+    let recorded: Vec<(String, Option<i64>)> =
+        sqlx::query_as("select branch, number from deliveries")
+            .fetch_all(&admin)
+            .await
+            .expect("deliveries");
+    assert_eq!(recorded.len(), 200);
+    for (branch, number) in recorded {
+        assert_eq!(
+            opened.get(&branch).copied(),
+            number,
+            "{branch} recorded its pull request"
+        );
+    }
+    for id in ids {
+        let events: i64 = sqlx::query_scalar(
+            "select count(*) from request_events where request_id = $1 and action = 'pr_opened'",
+        )
+        .bind(id)
+        .fetch_one(&admin)
+        .await
+        .expect("count");
+        assert_eq!(events, 1, "{id} has one pr_opened event");
+    }
+    admin.close().await;
+    app.stop().await;
+}
