@@ -94,9 +94,10 @@ pub fn DeliveryPanel(
                             <button type="submit" id="retry-delivery" disabled=move || retry.pending().get()>"Retry delivery"</button>
                         </ActionForm>
                     })}
-                    {pull.map(|pull| view! { <PullRequestView pull state=current.state.clone() /> })}
+                    {pull.map(|pull| view! { <PullRequestView pull state=current.state.clone() /> }.into_any())}
                 </section>
             }
+            .into_any()
         })
     }
 }
@@ -144,4 +145,5 @@ fn PullRequestView(pull: DeliveryView, state: String) -> impl IntoView {
             <FileDiffs files=pull.files.clone() collapsed=true />
         </div>
     }
+    .into_any()
 }

@@ -193,8 +193,15 @@ fn RequestBody(
                 </ActionForm>
             </section>
             <section class="files" aria-labelledby="files-heading">
-                <h2 id="files-heading">{format!("Files the pull request changes ({})", view.files.len())}</h2>
-                <FileDiffs files=view.files.clone() collapsed=decided />
+                // Once delivered, the delivery panel shows the files as committed instead.
+                {match view.delivery.pull.is_none() {
+                    true => view! {
+                        <h2 id="files-heading">{format!("Files the pull request changes ({})", view.files.len())}</h2>
+                        <FileDiffs files=view.files.clone() collapsed=decided />
+                    }
+                    .into_any(),
+                    false => view! { <h2 id="files-heading">"The request"</h2> }.into_any(),
+                }}
                 <details class="request-source">
                     <summary>"The request as submitted"</summary>
                     {(!view.justification.is_empty()).then(|| view! { <p class="justification">{view.justification.clone()}</p> })}
