@@ -144,6 +144,15 @@ async fn state_of(app: &TestApp, id: Uuid) -> String {
         .expect("state reads")
 }
 
+/// `select count(*) …` with the request id as `$1`.
+async fn count(pool: &sqlx::PgPool, sql: &str, id: Uuid) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
 async fn actions(app: &TestApp, id: Uuid) -> Vec<String> {
     sqlx::query_scalar::<_, String>(
         "select action from request_events where request_id = $1 order by id",
@@ -245,11 +254,12 @@ async fn an_approval_queues_its_delivery_in_the_same_transaction_and_a_rejection
     )
     .await
     .expect("rejected");
-    let count: i64 = sqlx::query_scalar("select count(*) from jobs where request_id = $1")
-        .bind(rejected)
-        .fetch_one(&app.pool)
-        .await
-        .expect("count");
+    let count = count(
+        &app.pool,
+        "select count(*) from jobs where request_id = $1",
+        rejected,
+    )
+    .await;
     assert_eq!(count, 0);
     app.stop().await;
 }
@@ -555,13 +565,12 @@ async fn failures_are_retried_and_the_last_one_marks_the_request_with_its_reason
     .await
     .expect("an admin retries");
     assert_eq!(state_of(&app, id).await, "approved");
-    let open: i64 = sqlx::query_scalar(
+    let open = count(
+        &app.pool,
         "select count(*) from jobs where request_id = $1 and kind = 'deliver' and done_at is null",
+        id,
     )
-    .bind(id)
-    .fetch_one(&app.pool)
-    .await
-    .expect("count");
+    .await;
     assert_eq!(open, 1);
     app.stop().await;
 }
@@ -686,13 +695,12 @@ async fn three_workers_and_200_approvals_with_failures_make_exactly_200_pull_req
         );
     }
     for id in ids {
-        let events: i64 = sqlx::query_scalar(
+        let events = count(
+            &admin,
             "select count(*) from request_events where request_id = $1 and action = 'pr_opened'",
+            id,
         )
-        .bind(id)
-        .fetch_one(&admin)
-        .await
-        .expect("count");
+        .await;
         assert_eq!(events, 1, "{id} has one pr_opened event");
     }
     admin.close().await;

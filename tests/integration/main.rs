@@ -3,6 +3,7 @@
 
 mod delivery;
 mod demo;
+mod forge_github;
 mod health;
 mod hydration;
 mod migrate;

@@ -5,6 +5,7 @@
 //! request, and publishing first looks for the branch and its pull request and reuses them, so a
 //! crash between "pull request created" and "recorded" never leads to a second one.
 
+mod github;
 mod local_git;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use github::{GitHub, blob_id};
 pub use local_git::LocalGit;
 
 /// Everything one pull request holds: the environment's folder regenerated as a whole.
@@ -154,9 +156,14 @@ impl Forges {
             let repository = env.gitops.repository.as_deref().unwrap_or_default();
             let forge: Arc<dyn Forge> = match kind {
                 "local" => Arc::new(LocalGit::new(base_dir.join(repository))),
+                "github" => {
+                    let token = token_of(env)?;
+                    let api = env.gitops.api_url.as_deref().unwrap_or(GitHub::DEFAULT_API);
+                    Arc::new(GitHub::new(api, token, Duration::from_secs(30)))
+                }
                 other => anyhow::bail!(
-                    "environment {}: delivery to {other} is not available in this build; use \
-                     forge = \"local\" or leave gitops.forge unset",
+                    "environment {}: delivery to {other} is not available yet; use forge = \
+                     \"github\" or \"local\", or leave gitops.forge unset",
                     env.name
                 ),
             };
@@ -173,6 +180,26 @@ impl Forges {
     pub fn get(&self, environment: &str) -> Option<&Arc<dyn Forge>> {
         self.by_environment.get(environment)
     }
+}
+
+/// The forge token of an environment: `SIGNALBOX_GITOPS_TOKEN_<ENV>` (the environment's name in
+/// capitals, `-` as `_`), else `SIGNALBOX_GITOPS_TOKEN`. Never logged.
+fn token_of(env: &mesh::catalog::Environment) -> anyhow::Result<secrecy::SecretString> {
+    let specific = format!(
+        "SIGNALBOX_GITOPS_TOKEN_{}",
+        env.name.as_str().to_ascii_uppercase().replace('-', "_")
+    );
+    std::env::var(&specific)
+        .or_else(|_| std::env::var("SIGNALBOX_GITOPS_TOKEN"))
+        .map(secrecy::SecretString::from)
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "environment {} delivers to {}: set {specific} (or SIGNALBOX_GITOPS_TOKEN) to a \
+                 token that may push branches and open pull requests",
+                env.name,
+                env.gitops.forge.as_deref().unwrap_or_default()
+            )
+        })
 }
 
 /// The branch of a request: deterministic, so every attempt finds what the previous one made.
