@@ -116,6 +116,10 @@ pub struct DeliverySettings {
     pub max_attempts: u32,
     /// Milliseconds the first retry waits at most; each further retry doubles it (with jitter).
     pub backoff_base_ms: u64,
+    /// The secret forge webhooks are signed with (`POST /webhooks/github`); set it through
+    /// SIGNALBOX_DELIVERY__WEBHOOK_SECRET. Without it, only polling follows pull requests.
+    #[serde(default)]
+    pub webhook_secret: Option<SecretString>,
 }
 
 impl Default for DeliverySettings {
@@ -127,6 +131,7 @@ impl Default for DeliverySettings {
             poll_interval_seconds: 5,
             max_attempts: 8,
             backoff_base_ms: 2000,
+            webhook_secret: None,
         }
     }
 }

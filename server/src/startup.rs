@@ -125,6 +125,7 @@ impl Application {
             sign_in,
             public_url,
             csp,
+            webhook_secret: settings.delivery.webhook_secret.clone(),
         };
         Ok(Self {
             listener,

@@ -706,3 +706,81 @@ async fn three_workers_and_200_approvals_with_failures_make_exactly_200_pull_req
     admin.close().await;
     app.stop().await;
 }
+
+fn signed(secret: &str, body: &str) -> String {
+    use hmac::Mac;
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body.as_bytes());
+    let bytes = mac.finalize().into_bytes();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+#[tokio::test]
+async fn a_signed_github_webhook_settles_the_pull_request_and_a_wrongly_signed_one_changes_nothing()
+{
+    let app = TestApp::spawn_with(|settings| {
+        settings.delivery.webhook_secret = Some("hook-secret".to_owned().into());
+        settings.environments[0].gitops.repository = Some("platform/mesh-config".to_owned());
+    })
+    .await;
+    let id = approved(&app, route("team-a", "/orders")).await;
+    let mut forges = Forges::default();
+    forges.insert("dev", Arc::new(FakeForge::default()));
+    drain(&worker(&app, forges, "w1")).await;
+    assert_eq!(state_of(&app, id).await, "pr_open");
+
+    let body = serde_json::json!({
+        "action": "closed",
+        "number": 1,
+        "pull_request": {
+            "number": 1, "state": "closed", "merged": true, "merge_commit_sha": "abc123def456",
+            "head": {"ref": branch_of(id)}, "base": {"ref": "main"}
+        },
+        "repository": {"full_name": "platform/mesh-config"}
+    })
+    .to_string();
+    let post = |signature: Option<String>| {
+        let mut request = app
+            .client
+            .post(app.url("/webhooks/github"))
+            .header("x-github-event", "pull_request")
+            .header("content-type", "application/json")
+            .body(body.clone());
+        if let Some(signature) = signature {
+            request = request.header("x-hub-signature-256", signature);
+        }
+        request.send()
+    };
+
+    for signature in [None, Some(signed("another-secret", &body))] {
+        let refused = post(signature).await.expect("sent");
+        assert_eq!(refused.status(), 401);
+        let text = refused.text().await.expect("body");
+        assert!(text.contains("X-Hub-Signature-256"), "{text}");
+        assert_eq!(state_of(&app, id).await, "pr_open", "nothing changes");
+    }
+
+    let accepted = post(Some(signed("hook-secret", &body)))
+        .await
+        .expect("sent");
+    assert_eq!(accepted.status(), 200);
+    assert_eq!(state_of(&app, id).await, "merged");
+    let merged: String = sqlx::query_scalar(
+        "select body from request_events where request_id = $1 and action = 'merged'",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("the merge is on the timeline");
+    assert!(merged.contains("abc123def456"), "{merged}");
+    let open_follows = count(
+        &app.pool,
+        "select count(*) from jobs where request_id = $1 and kind = 'follow' and done_at is null",
+        id,
+    )
+    .await;
+    assert_eq!(open_follows, 0, "nothing is left to poll");
+    app.stop().await;
+}

@@ -303,35 +303,13 @@ pub(super) async fn follow(cx: &Context<'_>, job: &Job) -> Result<Option<Duratio
             tx.rollback().await?;
             return Ok(Some(cx.follow_every));
         }
-        PullState::Merged { sha } => {
-            sqlx::query!(
-                "update deliveries set merged_sha = $2, finished_at = now(), updated_at = now() where request_id = $1",
-                job.request_id,
-                sha
-            )
-            .execute(&mut *tx)
-            .await?;
-            let body = match &sha {
-                Some(sha) => format!("into {} at {}", pull.base_branch, short(sha)),
-                None => format!("into {}", pull.base_branch),
-            };
-            move_to(&mut tx, job.request_id, &current, "merged", "merged", &body).await?;
-            refresh_others(&mut tx, &row.environment, job.request_id).await?;
-        }
-        PullState::Closed => {
-            sqlx::query!(
-                "update deliveries set finished_at = now(), updated_at = now() where request_id = $1",
-                job.request_id
-            )
-            .execute(&mut *tx)
-            .await?;
-            move_to(
+        finished => {
+            settle(
                 &mut tx,
                 job.request_id,
-                &current,
-                "pr_closed",
-                "pr_closed",
-                "the pull request was closed without merging; the request no longer holds its claim",
+                &row.environment,
+                &pull.base_branch,
+                &finished,
             )
             .await?;
         }
@@ -339,6 +317,101 @@ pub(super) async fn follow(cx: &Context<'_>, job: &Job) -> Result<Option<Duratio
     complete(&mut tx, job).await?;
     tx.commit().await?;
     Ok(None)
+}
+
+/// Records that a request's pull request was merged or closed (from a follow job or a forge's
+/// webhook), in the caller's transaction, with the request row locked and `pr_open`.
+async fn settle(
+    tx: &mut PgConnection,
+    id: Uuid,
+    environment: &str,
+    base_branch: &str,
+    state: &PullState,
+) -> Result<(), sqlx::Error> {
+    match state {
+        PullState::Open => {}
+        PullState::Merged { sha } => {
+            sqlx::query!(
+                "update deliveries set merged_sha = $2, finished_at = now(), updated_at = now() where request_id = $1",
+                id,
+                sha.as_deref()
+            )
+            .execute(&mut *tx)
+            .await?;
+            let body = match sha {
+                Some(sha) => format!("into {base_branch} at {}", short(sha)),
+                None => format!("into {base_branch}"),
+            };
+            move_to(tx, id, "pr_open", "merged", "merged", &body).await?;
+            refresh_others(tx, environment, id).await?;
+        }
+        PullState::Closed => {
+            sqlx::query!(
+                "update deliveries set finished_at = now(), updated_at = now() where request_id = $1",
+                id
+            )
+            .execute(&mut *tx)
+            .await?;
+            move_to(
+                tx,
+                id,
+                "pr_open",
+                "pr_closed",
+                "pr_closed",
+                "the pull request was closed without merging; the request no longer holds its claim",
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A forge told us (webhook) that the pull request on `branch` of `repository` was merged or
+/// closed: the request it delivers is settled at once, and its follow job ends. `None` when no
+/// open pull request of ours matches (another repository's, or already settled).
+pub async fn pull_request_settled(
+    pool: &PgPool,
+    forge: &str,
+    repository: &str,
+    branch: &str,
+    state: PullState,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let found = sqlx::query!(
+        r#"
+        select r.id, r.environment, d.base_branch
+        from deliveries d join requests r on r.id = d.request_id
+        where d.forge = $1 and d.repository = $2 and d.branch = $3 and r.state = 'pr_open'
+        for update of r
+        "#,
+        forge,
+        repository,
+        branch
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    if state == PullState::Open {
+        return Ok(None);
+    }
+    settle(
+        &mut tx,
+        found.id,
+        &found.environment,
+        &found.base_branch,
+        &state,
+    )
+    .await?;
+    sqlx::query!(
+        "update jobs set done_at = now(), locked_by = null, locked_until = null where request_id = $1 and kind = 'follow' and done_at is null",
+        found.id
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(found.id))
 }
 
 /// After the last failed attempt: the request shows `delivery_failed` and why.

@@ -18,7 +18,7 @@ use rand::Rng;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-pub use deliver::{delivered_requests, retry_delivery};
+pub use deliver::{delivered_requests, pull_request_settled, retry_delivery};
 pub use worker::{Worker, WorkerSettings};
 
 /// The channel workers listen on.

@@ -40,6 +40,8 @@ pub const PUBLIC_PATHS: &[&str] = &[
     "/auth/callback",
     "/auth/logout",
     "/auth/demo",
+    // Authenticated by its HMAC signature, not by a session.
+    "/webhooks/github",
     <app::auth::LoadSession as leptos::server_fn::ServerFn>::PATH,
     "/favicon.ico",
 ];

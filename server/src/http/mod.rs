@@ -5,6 +5,7 @@ pub mod auth;
 pub mod errors;
 pub mod health;
 pub mod security;
+pub mod webhooks;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -35,6 +36,8 @@ pub struct AppState {
     /// The URL people reach Signalbox at, without a trailing slash.
     pub public_url: String,
     pub csp: security::PolicyExtras,
+    /// The secret forge webhooks are signed with; without it, webhooks are refused.
+    pub webhook_secret: Option<secrecy::SecretString>,
 }
 
 /// The full application router. `sessions` carries the cookie policy chosen at start-up.
@@ -106,6 +109,7 @@ fn handler_routes() -> Vec<(axum::http::Method, &'static str, MethodRouter<AppSt
         (Method::GET, "/auth/callback", get(auth::callback)),
         (Method::POST, "/auth/logout", post(auth::logout)),
         (Method::POST, "/auth/demo", post(auth::demo_sign_in)),
+        (Method::POST, "/webhooks/github", post(webhooks::github)),
     ]
 }
 
