@@ -65,5 +65,7 @@ if [ "$RUN_BENCH" = 1 ]; then
   cargo bench -p mesh -- --quick
   log "page benchmark: review queue and my requests over 100,000 requests (quick)"
   bench/pages.sh --quick
+  log "delivery benchmark: approval to pull request latency (quick)"
+  bench/delivery.sh --quick
 fi
 log "all checks passed"
