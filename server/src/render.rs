@@ -18,7 +18,10 @@ pub struct RenderArgs {
     /// Requests already granted; new requests are checked against them. May be repeated.
     #[arg(long = "granted", value_name = "FILE")]
     granted: Vec<PathBuf>,
-    /// Write the files under DIR instead of printing them.
+    /// Write the repository instead of printing the pull request: each environment's folder
+    /// under DIR is regenerated as a whole from the granted and the new requests, exactly as
+    /// delivery commits it (kustomization.yaml in every folder, so `kubectl kustomize DIR/<env>`
+    /// builds it).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// The new requests (YAML, one or more documents each), checked in order.
@@ -65,13 +68,30 @@ fn render(args: &RenderArgs) -> Result<(), Failure> {
     }
     let plan = mesh::plan(&catalog, &granted, &new).map_err(Failure::Refused)?;
 
-    match &args.out {
-        None => {
-            print!("{}", plan.to_multi_document_yaml());
-            Ok(())
+    let Some(dir) = &args.out else {
+        print!("{}", plan.to_multi_document_yaml());
+        return Ok(());
+    };
+    let all: Vec<mesh::request::Request> = granted.into_iter().chain(new).collect();
+    let environments: std::collections::BTreeSet<String> =
+        all.iter().map(|r| r.environment().to_string()).collect();
+    for environment in environments {
+        let state = mesh::render_environment(&catalog, &environment, &all)
+            .ok_or_else(|| Failure::Usage(format!("environment {environment} is not configured")))?
+            .map_err(Failure::Refused)?;
+        let env = catalog.environment(&environment).ok_or_else(|| {
+            Failure::Usage(format!("environment {environment} is not configured"))
+        })?;
+        let root = dir.join(env.path_template.root(&environment));
+        // The environment's folder is generated as a whole: files of an earlier run go.
+        if root != *dir && root.is_dir() {
+            std::fs::remove_dir_all(&root).map_err(|error| {
+                Failure::Usage(format!("cannot replace {}: {error}", root.display()))
+            })?;
         }
-        Some(dir) => write_files(dir, &plan),
+        write_files(dir, &state)?;
     }
+    Ok(())
 }
 
 fn read_requests(

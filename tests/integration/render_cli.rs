@@ -78,6 +78,37 @@ fn render_writes_files_under_out_dir() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(out.join("prod/team-a").is_dir());
+    // The layout delivery commits: the environment's folder builds with kustomize.
+    let root = std::fs::read_to_string(out.join("prod/kustomization.yaml")).expect("written");
+    for folder in ["istio-ingress", "team-a", "team-b"] {
+        assert!(root.contains(&format!("- {folder}\n")), "{root}");
+    }
+    if let Ok(built) = Command::new("kubectl")
+        .args(["kustomize", "prod"])
+        .current_dir(&out)
+        .output()
+    {
+        assert!(
+            built.status.success(),
+            "{}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        let objects = String::from_utf8_lossy(&built.stdout);
+        assert!(objects.contains("kind: VirtualService"), "{objects}");
+        assert!(objects.contains("kind: Sidecar"), "{objects}");
+    }
+    // A second run regenerates the folder: nothing stale stays.
+    std::fs::write(out.join("prod/team-a/stale.yaml"), "kind: Stale\n").expect("written");
+    let again = signalbox(&[
+        "render",
+        "--config",
+        &config(),
+        "--out",
+        &out.display().to_string(),
+        &request,
+    ]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(!out.join("prod/team-a/stale.yaml").exists());
 }
 
 #[test]
