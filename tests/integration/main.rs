@@ -4,6 +4,7 @@
 mod delivery;
 mod demo;
 mod forge_github;
+mod forge_gitlab;
 mod health;
 mod hydration;
 mod migrate;

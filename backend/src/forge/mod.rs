@@ -6,6 +6,7 @@
 //! crash between "pull request created" and "recorded" never leads to a second one.
 
 mod github;
+mod gitlab;
 mod local_git;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use github::{GitHub, blob_id};
+pub use gitlab::GitLab;
 pub use local_git::LocalGit;
 
 /// Everything one pull request holds: the environment's folder regenerated as a whole.
@@ -161,9 +163,14 @@ impl Forges {
                     let api = env.gitops.api_url.as_deref().unwrap_or(GitHub::DEFAULT_API);
                     Arc::new(GitHub::new(api, token, Duration::from_secs(30)))
                 }
+                "gitlab" => {
+                    let token = token_of(env)?;
+                    let api = env.gitops.api_url.as_deref().unwrap_or(GitLab::DEFAULT_API);
+                    Arc::new(GitLab::new(api, token, Duration::from_secs(30)))
+                }
                 other => anyhow::bail!(
                     "environment {}: delivery to {other} is not available yet; use forge = \
-                     \"github\" or \"local\", or leave gitops.forge unset",
+                     \"github\", \"gitlab\" or \"local\", or leave gitops.forge unset",
                     env.name
                 ),
             };
