@@ -784,3 +784,83 @@ async fn a_signed_github_webhook_settles_the_pull_request_and_a_wrongly_signed_o
     assert_eq!(open_follows, 0, "nothing is left to poll");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn gitlab_and_gitea_webhooks_are_checked_and_settle_their_requests() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.delivery.webhook_secret = Some("hook-secret".to_owned().into());
+        settings.environments[0].gitops.repository = Some("platform/mesh-config".to_owned());
+    })
+    .await;
+    let merged_on_gitlab = approved(&app, route("team-a", "/orders")).await;
+    let closed_on_gitea = approved(&app, route("team-b", "/billing")).await;
+    // Deliveries as each forge records them.
+    let mut forges = Forges::default();
+    forges.insert("dev", Arc::new(FakeForge::default()));
+    drain(&worker(&app, forges, "w1")).await;
+    for (id, forge) in [(merged_on_gitlab, "gitlab"), (closed_on_gitea, "gitea")] {
+        sqlx::query("update deliveries set forge = $2 where request_id = $1")
+            .bind(id)
+            .bind(forge)
+            .execute(&app.pool)
+            .await
+            .expect("forge set");
+    }
+
+    let gitlab_body = serde_json::json!({
+        "object_kind": "merge_request",
+        "project": {"path_with_namespace": "platform/mesh-config"},
+        "object_attributes": {"action": "merge", "state": "merged", "iid": 3,
+            "source_branch": branch_of(merged_on_gitlab), "merge_commit_sha": "feedface"}
+    })
+    .to_string();
+    let gitlab = |token: &'static str| {
+        app.client
+            .post(app.url("/webhooks/gitlab"))
+            .header("x-gitlab-event", "Merge Request Hook")
+            .header("x-gitlab-token", token)
+            .header("content-type", "application/json")
+            .body(gitlab_body.clone())
+            .send()
+    };
+    assert_eq!(gitlab("wrong").await.expect("sent").status(), 401);
+    assert_eq!(state_of(&app, merged_on_gitlab).await, "pr_open");
+    assert_eq!(gitlab("hook-secret").await.expect("sent").status(), 200);
+    assert_eq!(state_of(&app, merged_on_gitlab).await, "merged");
+
+    let gitea_body = serde_json::json!({
+        "action": "closed",
+        "pull_request": {"number": 5, "merged": false, "state": "closed",
+            "head": {"ref": branch_of(closed_on_gitea)}},
+        "repository": {"full_name": "platform/mesh-config"}
+    })
+    .to_string();
+    let hex = |signature: String| signature.trim_start_matches("sha256=").to_owned();
+    let gitea = |signature: String| {
+        app.client
+            .post(app.url("/webhooks/gitea"))
+            .header("x-gitea-event", "pull_request")
+            .header("x-gitea-signature", signature)
+            .header("content-type", "application/json")
+            .body(gitea_body.clone())
+            .send()
+    };
+    let wrong = gitea(hex(signed("another-secret", &gitea_body)))
+        .await
+        .expect("sent");
+    assert_eq!(wrong.status(), 401);
+    assert!(
+        wrong
+            .text()
+            .await
+            .expect("body")
+            .contains("X-Gitea-Signature")
+    );
+    assert_eq!(state_of(&app, closed_on_gitea).await, "pr_open");
+    let right = gitea(hex(signed("hook-secret", &gitea_body)))
+        .await
+        .expect("sent");
+    assert_eq!(right.status(), 200);
+    assert_eq!(state_of(&app, closed_on_gitea).await, "pr_closed");
+    app.stop().await;
+}

@@ -3,6 +3,7 @@
 
 mod delivery;
 mod demo;
+mod forge_gitea;
 mod forge_github;
 mod forge_gitlab;
 mod health;

@@ -5,6 +5,7 @@
 //! request, and publishing first looks for the branch and its pull request and reuses them, so a
 //! crash between "pull request created" and "recorded" never leads to a second one.
 
+mod gitea;
 mod github;
 mod gitlab;
 mod local_git;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use gitea::Gitea;
 pub use github::{GitHub, blob_id};
 pub use gitlab::GitLab;
 pub use local_git::LocalGit;
@@ -167,6 +169,17 @@ impl Forges {
                     let token = token_of(env)?;
                     let api = env.gitops.api_url.as_deref().unwrap_or(GitLab::DEFAULT_API);
                     Arc::new(GitLab::new(api, token, Duration::from_secs(30)))
+                }
+                "gitea" => {
+                    let token = token_of(env)?;
+                    let Some(api) = env.gitops.api_url.as_deref() else {
+                        anyhow::bail!(
+                            "environment {}: gitops.apiUrl is required for Gitea and Forgejo \
+                             (https://HOST/api/v1)",
+                            env.name
+                        );
+                    };
+                    Arc::new(Gitea::new(api, token, Duration::from_secs(30)))
                 }
                 other => anyhow::bail!(
                     "environment {}: delivery to {other} is not available yet; use forge = \

@@ -40,8 +40,10 @@ pub const PUBLIC_PATHS: &[&str] = &[
     "/auth/callback",
     "/auth/logout",
     "/auth/demo",
-    // Authenticated by its HMAC signature, not by a session.
+    // Authenticated by their signatures, not by a session.
     "/webhooks/github",
+    "/webhooks/gitlab",
+    "/webhooks/gitea",
     <app::auth::LoadSession as leptos::server_fn::ServerFn>::PATH,
     "/favicon.ico",
 ];

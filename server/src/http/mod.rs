@@ -110,6 +110,8 @@ fn handler_routes() -> Vec<(axum::http::Method, &'static str, MethodRouter<AppSt
         (Method::POST, "/auth/logout", post(auth::logout)),
         (Method::POST, "/auth/demo", post(auth::demo_sign_in)),
         (Method::POST, "/webhooks/github", post(webhooks::github)),
+        (Method::POST, "/webhooks/gitlab", post(webhooks::gitlab)),
+        (Method::POST, "/webhooks/gitea", post(webhooks::gitea)),
     ]
 }
 

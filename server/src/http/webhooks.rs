@@ -1,8 +1,8 @@
 //! Forge webhooks: a forge tells us at once that a pull request was merged or closed, instead of
-//! waiting for the next poll. GitHub signs each delivery with HMAC SHA-256 over the raw body
-//! (`X-Hub-Signature-256: sha256=<hex>`) using the secret configured on both sides
-//! (`[delivery] webhook_secret`); anything unsigned or wrongly signed is refused and changes
-//! nothing. The endpoint is public: the signature is its authentication.
+//! waiting for the next poll. GitHub and Gitea/Forgejo sign each delivery with HMAC SHA-256 over
+//! the raw body, GitLab sends the secret token itself; both use the secret configured on both
+//! sides (`[delivery] webhook_secret`). Anything unsigned or wrongly signed is refused and changes
+//! nothing. The endpoints are public: the signature is their authentication.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -78,33 +78,160 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// `POST /webhooks/github`.
+/// `POST /webhooks/github`: `X-Hub-Signature-256: sha256=<hex>`, event in `X-GitHub-Event`.
 pub async fn github(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(secret) = &state.webhook_secret else {
-        return answer(
-            StatusCode::NOT_FOUND,
-            "webhooks are not configured here: set [delivery] webhook_secret",
-        );
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
     };
-    let signature = headers
-        .get("x-hub-signature-256")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !signature_matches(secret.expose_secret().as_bytes(), &body, signature) {
-        tracing::warn!("a GitHub webhook with a missing or wrong signature was refused");
-        return answer(
-            StatusCode::UNAUTHORIZED,
-            "the X-Hub-Signature-256 header does not match this body and the configured secret",
-        );
+    let signature = header("x-hub-signature-256");
+    let event = header("x-github-event");
+    pull_request_hook(
+        &state,
+        "github",
+        "X-Hub-Signature-256",
+        &body,
+        &event,
+        |secret| signature_matches(secret, &body, &signature),
+    )
+    .await
+}
+
+/// `POST /webhooks/gitea` (Forgejo too): `X-Gitea-Signature: <hex>` (Forgejo also sends
+/// `X-Forgejo-Signature`), event in `X-Gitea-Event`; the payload is shaped like GitHub's.
+pub async fn gitea(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let signature = match header("x-gitea-signature") {
+        s if s.is_empty() => header("x-forgejo-signature"),
+        s => s,
+    };
+    let mut event = header("x-gitea-event");
+    if event.is_empty() {
+        event = header("x-forgejo-event");
     }
-    let event = headers
-        .get("x-github-event")
+    pull_request_hook(
+        &state,
+        "gitea",
+        "X-Gitea-Signature",
+        &body,
+        &event,
+        |secret| signature_matches(secret, &body, &format!("sha256={signature}")),
+    )
+    .await
+}
+
+/// `POST /webhooks/gitlab`: GitLab sends the secret itself in `X-Gitlab-Token` (compared in
+/// constant time); merge request events carry `object_attributes`.
+pub async fn gitlab(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(secret) = &state.webhook_secret else {
+        return not_configured();
+    };
+    let token = headers
+        .get("x-gitlab-token")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    if !constant_time_eq(token.as_bytes(), secret.expose_secret().as_bytes()) {
+        return refused("the X-Gitlab-Token header does not match the configured secret");
+    }
+    #[derive(Deserialize)]
+    struct Hook {
+        object_kind: String,
+        object_attributes: Attributes,
+        project: Project,
+    }
+    #[derive(Deserialize)]
+    struct Attributes {
+        #[serde(default)]
+        action: String,
+        source_branch: String,
+        #[serde(default)]
+        merge_commit_sha: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Project {
+        path_with_namespace: String,
+    }
+    let hook: Hook = match serde_json::from_slice(&body) {
+        Ok(hook) => hook,
+        Err(error) => {
+            return answer(
+                StatusCode::OK,
+                &format!("not a merge request event; nothing to do ({error})"),
+            );
+        }
+    };
+    let settled = match (
+        hook.object_kind.as_str(),
+        hook.object_attributes.action.as_str(),
+    ) {
+        ("merge_request", "merge") => PullState::Merged {
+            sha: hook.object_attributes.merge_commit_sha,
+        },
+        ("merge_request", "close") => PullState::Closed,
+        _ => {
+            return answer(
+                StatusCode::OK,
+                "only merged or closed merge requests need action",
+            );
+        }
+    };
+    settle(
+        &state,
+        "gitlab",
+        &hook.project.path_with_namespace,
+        &hook.object_attributes.source_branch,
+        settled,
+    )
+    .await
+}
+
+fn not_configured() -> Response {
+    answer(
+        StatusCode::NOT_FOUND,
+        "webhooks are not configured here: set [delivery] webhook_secret",
+    )
+}
+
+fn refused(message: &str) -> Response {
+    tracing::warn!(message, "a forge webhook was refused");
+    answer(StatusCode::UNAUTHORIZED, message)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The GitHub-shaped `pull_request` event (GitHub, Gitea, Forgejo), once `verify` accepted the
+/// signature under the configured secret.
+async fn pull_request_hook(
+    state: &AppState,
+    forge: &str,
+    signature_header: &str,
+    body: &[u8],
+    event: &str,
+    verify: impl FnOnce(&[u8]) -> bool,
+) -> Response {
+    let Some(secret) = &state.webhook_secret else {
+        return not_configured();
+    };
+    if !verify(secret.expose_secret().as_bytes()) {
+        return refused(&format!(
+            "the {signature_header} header does not match this body and the configured secret"
+        ));
+    }
     if event != "pull_request" {
         return answer(StatusCode::OK, &format!("{event} events need no action"));
     }
-    let event: PullRequestEvent = match serde_json::from_slice(&body) {
+    let event: PullRequestEvent = match serde_json::from_slice(body) {
         Ok(event) => event,
         Err(error) => {
             return answer(
@@ -123,11 +250,28 @@ pub async fn github(State(state): State<AppState>, headers: HeaderMap, body: Byt
     } else {
         PullState::Closed
     };
-    match backend::jobs::pull_request_settled(
-        &state.backend.pool,
-        "github",
+    settle(
+        state,
+        forge,
         &event.repository.full_name,
         &event.pull_request.head.branch,
+        settled,
+    )
+    .await
+}
+
+async fn settle(
+    state: &AppState,
+    forge: &str,
+    repository: &str,
+    branch: &str,
+    settled: PullState,
+) -> Response {
+    match backend::jobs::pull_request_settled(
+        &state.backend.pool,
+        forge,
+        repository,
+        branch,
         settled,
     )
     .await
@@ -138,10 +282,10 @@ pub async fn github(State(state): State<AppState>, headers: HeaderMap, body: Byt
             "no open pull request of Signalbox's matches",
         ),
         Err(error) => {
-            tracing::error!(%error, "recording a GitHub webhook");
+            tracing::error!(%error, forge, "recording a forge webhook");
             answer(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the event could not be recorded; GitHub will deliver it again",
+                "the event could not be recorded; the forge will deliver it again",
             )
         }
     }
