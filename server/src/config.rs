@@ -22,6 +22,8 @@ pub struct Settings {
     #[serde(default)]
     pub delivery: DeliverySettings,
     #[serde(default)]
+    pub notifications: NotificationSettings,
+    #[serde(default)]
     pub environments: Vec<mesh::config::EnvironmentConfig>,
     #[serde(default)]
     pub teams: Vec<mesh::config::TeamConfig>,
@@ -134,6 +136,32 @@ impl Default for DeliverySettings {
             webhook_secret: None,
         }
     }
+}
+
+/// Where request events are sent: signed JSON webhooks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Signs every notification (`X-Signalbox-Signature: sha256=<hex>`); set it through
+    /// SIGNALBOX_NOTIFICATIONS__SECRET.
+    #[serde(default)]
+    pub secret: Option<SecretString>,
+    #[serde(default)]
+    pub webhooks: Vec<WebhookSettings>,
+}
+
+/// One notification webhook.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// `https://…` (or `http://` on a trusted network).
+    pub url: String,
+    /// Only events of these environments (empty: all).
+    #[serde(default)]
+    pub environments: Vec<String>,
+    /// Only events of these teams' requests (empty: all).
+    #[serde(default)]
+    pub teams: Vec<String>,
 }
 
 impl DatabaseSettings {

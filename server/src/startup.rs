@@ -195,6 +195,24 @@ fn delivery_workers(
         &backend.catalog,
         &base_dir,
     )?);
+    let mut targets = Vec::new();
+    for (i, hook) in settings.notifications.webhooks.iter().enumerate() {
+        anyhow::ensure!(
+            hook.url.starts_with("https://") || hook.url.starts_with("http://"),
+            "notifications.webhooks[{i}].url must start with https:// (or http://), not {:?}",
+            hook.url
+        );
+        targets.push(backend::jobs::notify::Target {
+            url: hook.url.clone(),
+            environments: hook.environments.clone(),
+            teams: hook.teams.clone(),
+        });
+    }
+    let notifier = Arc::new(backend::jobs::notify::Notifier::new(
+        targets,
+        settings.notifications.secret.clone(),
+        Duration::from_secs(10),
+    ));
     let retry = backend::jobs::RetryPolicy {
         max_attempts: delivery.max_attempts.max(1),
         base: Duration::from_millis(delivery.backoff_base_ms),
@@ -215,6 +233,7 @@ fn delivery_workers(
                     ..backend::jobs::WorkerSettings::default()
                 },
             )
+            .with_notifier(notifier.clone())
         })
         .collect())
 }

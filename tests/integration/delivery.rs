@@ -209,7 +209,7 @@ async fn an_approval_queues_its_delivery_in_the_same_transaction_and_a_rejection
     let app = TestApp::spawn().await;
     let id = approved(&app, route("team-a", "/orders")).await;
     let jobs: Vec<(String, bool)> =
-        sqlx::query_as("select kind, done_at is not null from jobs where request_id = $1")
+        sqlx::query_as("select kind, done_at is not null from jobs where request_id = $1 and kind <> 'notify'")
             .bind(id)
             .fetch_all(&app.pool)
             .await
@@ -256,7 +256,7 @@ async fn an_approval_queues_its_delivery_in_the_same_transaction_and_a_rejection
     .expect("rejected");
     let count = count(
         &app.pool,
-        "select count(*) from jobs where request_id = $1",
+        "select count(*) from jobs where request_id = $1 and kind <> 'notify'",
         rejected,
     )
     .await;
@@ -589,7 +589,10 @@ async fn a_rate_limit_is_waited_out_and_then_delivered() {
     }));
     forges.insert("dev", forge.clone());
     let worker = worker(&app, forges, "w1");
-    worker.run_once().await.expect("runs");
+    // The two notifications (submitted, approved) come first, then the delivery.
+    for _ in 0..3 {
+        worker.run_once().await.expect("runs");
+    }
     let (attempts, error): (i32, Option<String>) = sqlx::query_as(
         "select attempts, last_error from jobs where request_id = $1 and kind = 'deliver'",
     )
@@ -862,5 +865,106 @@ async fn gitlab_and_gitea_webhooks_are_checked_and_settle_their_requests() {
         .expect("sent");
     assert_eq!(right.status(), 200);
     assert_eq!(state_of(&app, closed_on_gitea).await, "pr_closed");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn request_events_are_posted_signed_to_the_matching_webhooks_and_retried() {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let app = TestApp::spawn().await;
+    let receiver = MockServer::start().await;
+    // The first post fails: the notification is retried.
+    Mock::given(method("POST"))
+        .and(path("/hooks/dev"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&receiver)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/dev"))
+        .and(header("content-type", "application/json"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&receiver)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/prod-only"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(0)
+        .mount(&receiver)
+        .await;
+    let notifier = backend::jobs::notify::Notifier::new(
+        vec![
+            backend::jobs::notify::Target {
+                url: format!("{}/hooks/dev", receiver.uri()),
+                environments: vec!["dev".to_owned()],
+                teams: Vec::new(),
+            },
+            backend::jobs::notify::Target {
+                url: format!("{}/hooks/prod-only", receiver.uri()),
+                environments: vec!["prod".to_owned()],
+                teams: Vec::new(),
+            },
+        ],
+        Some("notify-secret".to_owned().into()),
+        Duration::from_secs(5),
+    );
+    let id = approved(&app, route("team-a", "/orders")).await;
+    let (forges, _) = local_forges(&app);
+    let worker = worker(&app, forges, "w1").with_notifier(Arc::new(notifier));
+    for _ in 0..50 {
+        worker.run_once().await.expect("runs");
+        let open = count(
+            &app.pool,
+            "select count(*) from jobs where request_id = $1 and kind = 'notify' and done_at is null",
+            id,
+        )
+        .await;
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let received = receiver.received_requests().await.expect("recorded");
+    let delivered: Vec<serde_json::Value> = received
+        .iter()
+        .filter(|r| r.url.path() == "/hooks/dev")
+        .filter_map(|r| {
+            let signature = r.headers.get("x-signalbox-signature")?.to_str().ok()?;
+            assert_eq!(
+                signature,
+                backend::jobs::notify::signature(b"notify-secret", &r.body),
+                "every post is signed"
+            );
+            serde_json::from_slice(&r.body).ok()
+        })
+        .collect();
+    let mut events: Vec<&str> = delivered
+        .iter()
+        .filter_map(|p| p["event"].as_str())
+        .collect();
+    events.sort_unstable();
+    events.dedup();
+    assert_eq!(
+        events,
+        ["approved", "pr_opened", "submitted"],
+        "{delivered:?}"
+    );
+    let approved_event = delivered
+        .iter()
+        .find(|p| p["event"] == "approved")
+        .expect("the approval was sent");
+    assert_eq!(approved_event["actor"], "Carol Approver");
+    assert_eq!(approved_event["request"]["id"], id.to_string());
+    assert_eq!(approved_event["request"]["environment"], "dev");
+    assert_eq!(approved_event["request"]["state"], "approved");
+    assert_eq!(
+        received
+            .iter()
+            .filter(|r| r.url.path() == "/hooks/dev")
+            .count(),
+        4,
+        "three events, the first post of one retried once"
+    );
     app.stop().await;
 }

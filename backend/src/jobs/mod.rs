@@ -10,6 +10,7 @@
 //! `signalbox_jobs` on every insert, which wakes sleeping workers; polling is only the fallback.
 
 mod deliver;
+pub mod notify;
 mod worker;
 
 use std::time::Duration;
@@ -31,6 +32,8 @@ pub enum JobKind {
     Deliver,
     /// Ask the forge whether the pull request was merged or closed.
     Follow,
+    /// Send one timeline event to the configured notification webhooks.
+    Notify,
 }
 
 impl JobKind {
@@ -38,6 +41,7 @@ impl JobKind {
         match self {
             Self::Deliver => "deliver",
             Self::Follow => "follow",
+            Self::Notify => "notify",
         }
     }
 
@@ -45,6 +49,7 @@ impl JobKind {
         match kind {
             "deliver" => Some(Self::Deliver),
             "follow" => Some(Self::Follow),
+            "notify" => Some(Self::Notify),
             _ => None,
         }
     }
@@ -58,6 +63,8 @@ pub struct Job {
     pub request_id: Uuid,
     /// Failed attempts before this one.
     pub attempts: i32,
+    /// What a notify job sends.
+    pub payload: Option<serde_json::Value>,
 }
 
 /// Queues a job inside the caller's transaction, due after `delay`. If the request already has
@@ -73,7 +80,7 @@ pub async fn enqueue(
         r#"
         insert into jobs (kind, request_id, run_after)
         values ($1, $2, now() + make_interval(secs => $3::bigint / 1000.0))
-        on conflict (request_id, kind) where done_at is null
+        on conflict (request_id, kind) where done_at is null and kind <> 'notify'
         do update set run_after = least(jobs.run_after, excluded.run_after)
         "#,
         kind.as_str(),
@@ -104,7 +111,7 @@ pub async fn claim(
             for update skip locked
             limit 1
         )
-        returning id, kind, request_id, attempts
+        returning id, kind, request_id, attempts, payload
         "#,
         worker,
         lease_ms
@@ -117,6 +124,7 @@ pub async fn claim(
             kind: JobKind::parse(&r.kind)?,
             request_id: r.request_id,
             attempts: r.attempts,
+            payload: r.payload,
         })
     }))
 }
@@ -168,6 +176,22 @@ pub async fn retry_later(
         job.id,
         error,
         delay_ms
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Ends a job that failed for good without touching its request (notifications).
+pub async fn drop_failed(pool: &PgPool, job: &Job, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"
+        update jobs set done_at = now(), attempts = attempts + 1, last_error = $2,
+                        locked_by = null, locked_until = null
+        where id = $1
+        "#,
+        job.id,
+        error
     )
     .execute(pool)
     .await?;

@@ -10,7 +10,8 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
 use super::deliver::{self, Context, JobFailure};
-use super::{CHANNEL, Job, JobKind, RetryPolicy, claim, reschedule, retry_later};
+use super::notify::Notifier;
+use super::{CHANNEL, Job, JobKind, RetryPolicy, claim, complete, reschedule, retry_later};
 use crate::forge::Forges;
 
 /// How a worker runs.
@@ -48,6 +49,7 @@ pub struct Worker {
     pool: PgPool,
     catalog: Arc<mesh::Catalog>,
     forges: Arc<Forges>,
+    notifier: Arc<Notifier>,
     settings: WorkerSettings,
 }
 
@@ -62,8 +64,15 @@ impl Worker {
             pool,
             catalog,
             forges,
+            notifier: Arc::new(Notifier::default()),
             settings,
         }
+    }
+
+    /// Sends notifications through `notifier` (without one, notify jobs end unsent).
+    pub fn with_notifier(mut self, notifier: Arc<Notifier>) -> Self {
+        self.notifier = notifier;
+        self
     }
 
     /// Works until `shutdown` completes (the job in hand is finished first).
@@ -136,6 +145,7 @@ impl Worker {
         let outcome = match job.kind {
             JobKind::Deliver => deliver::deliver(&cx, &job).await.map(|()| None),
             JobKind::Follow => deliver::follow(&cx, &job).await,
+            JobKind::Notify => self.notify(&job).await.map(|()| None),
         };
         match outcome {
             Ok(None) => {}
@@ -143,6 +153,18 @@ impl Worker {
             Err(failure) => self.failed(&job, failure).await?,
         }
         Ok(true)
+    }
+
+    async fn notify(&self, job: &Job) -> Result<(), JobFailure> {
+        if let Some(payload) = &job.payload
+            && self.notifier.is_configured()
+        {
+            self.notifier.send(payload).await?;
+        }
+        let mut tx = self.pool.begin().await?;
+        complete(&mut tx, job).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn failed(&self, job: &Job, failure: JobFailure) -> Result<(), sqlx::Error> {
@@ -161,6 +183,8 @@ impl Worker {
         };
         match job.kind {
             JobKind::Deliver => deliver::give_up(&self.pool, job, &reason).await,
+            // A notification that keeps failing is dropped; the request is not affected.
+            JobKind::Notify => super::drop_failed(&self.pool, job, &reason).await,
             // Following is only looking: keep looking, less often.
             JobKind::Follow => retry_later(&self.pool, job, &reason, self.settings.retry.cap).await,
         }

@@ -230,8 +230,11 @@ pub(crate) async fn record_event(
         to_state,
         body
     )
-    .execute(tx)
+    .execute(&mut *tx)
     .await?;
+    if crate::jobs::notify::NOTIFIED.contains(&action) {
+        crate::jobs::notify::enqueue(tx, request, action, actor.name, to_state, body).await?;
+    }
     Ok(())
 }
 
