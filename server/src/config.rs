@@ -148,6 +148,34 @@ pub struct NotificationSettings {
     pub secret: Option<SecretString>,
     #[serde(default)]
     pub webhooks: Vec<WebhookSettings>,
+    /// Notification email through an SMTP server.
+    #[serde(default)]
+    pub email: Option<EmailSettings>,
+}
+
+/// Notification email.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSettings {
+    /// The SMTP server in lettre's URL form, credentials included
+    /// (`smtp://user:pass@mail.example.com:587?tls=required`, `smtps://…`); set it through
+    /// SIGNALBOX_NOTIFICATIONS__EMAIL__URL.
+    pub url: SecretString,
+    /// The sender, e.g. `Signalbox <signalbox@example.com>`.
+    pub from: String,
+    #[serde(default)]
+    pub recipients: Vec<RecipientSettings>,
+}
+
+/// Who gets which events by email.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientSettings {
+    pub to: Vec<String>,
+    #[serde(default)]
+    pub environments: Vec<String>,
+    #[serde(default)]
+    pub teams: Vec<String>,
 }
 
 /// One notification webhook.

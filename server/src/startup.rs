@@ -208,11 +208,35 @@ fn delivery_workers(
             teams: hook.teams.clone(),
         });
     }
-    let notifier = Arc::new(backend::jobs::notify::Notifier::new(
+    let mut notifier = backend::jobs::notify::Notifier::new(
         targets,
         settings.notifications.secret.clone(),
         Duration::from_secs(10),
-    ));
+    );
+    if let Some(email) = &settings.notifications.email {
+        let recipients = email
+            .recipients
+            .iter()
+            .map(|r| {
+                (
+                    r.to.clone(),
+                    backend::jobs::notify::Target {
+                        url: String::new(),
+                        environments: r.environments.clone(),
+                        teams: r.teams.clone(),
+                    },
+                )
+            })
+            .collect();
+        let sender = backend::jobs::notify::Email::new(
+            secrecy::ExposeSecret::expose_secret(&email.url),
+            &email.from,
+            recipients,
+        )
+        .map_err(|problem| anyhow::anyhow!("notifications.email: {problem}"))?;
+        notifier = notifier.with_email(sender, public_url);
+    }
+    let notifier = Arc::new(notifier);
     let retry = backend::jobs::RetryPolicy {
         max_attempts: delivery.max_attempts.max(1),
         base: Duration::from_millis(delivery.backoff_base_ms),

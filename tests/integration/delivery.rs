@@ -208,12 +208,13 @@ fn files_on(repo: &Path, reference: &str) -> std::collections::BTreeMap<String, 
 async fn an_approval_queues_its_delivery_in_the_same_transaction_and_a_rejection_does_not() {
     let app = TestApp::spawn().await;
     let id = approved(&app, route("team-a", "/orders")).await;
-    let jobs: Vec<(String, bool)> =
-        sqlx::query_as("select kind, done_at is not null from jobs where request_id = $1 and kind <> 'notify'")
-            .bind(id)
-            .fetch_all(&app.pool)
-            .await
-            .expect("jobs read");
+    let jobs: Vec<(String, bool)> = sqlx::query_as(
+        "select kind, done_at is not null from jobs where request_id = $1 and kind <> 'notify'",
+    )
+    .bind(id)
+    .fetch_all(&app.pool)
+    .await
+    .expect("jobs read");
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     assert_eq!(jobs[0].0, "deliver");
     assert!(!jobs[0].1, "the job waits for a worker");
@@ -966,5 +967,68 @@ async fn request_events_are_posted_signed_to_the_matching_webhooks_and_retried()
         4,
         "three events, the first post of one retried once"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn request_events_are_mailed_to_the_matching_recipients_through_smtp() {
+    let app = TestApp::spawn().await;
+    let sink = signalbox_tests::smtp_sink::SmtpSink::start().await;
+    let target = |environments: &[&str]| backend::jobs::notify::Target {
+        url: String::new(),
+        environments: environments.iter().map(|e| (*e).to_owned()).collect(),
+        teams: Vec::new(),
+    };
+    let email = backend::jobs::notify::Email::new(
+        &format!("smtp://127.0.0.1:{}", sink.port),
+        "Signalbox <signalbox@example.com>",
+        vec![
+            (vec!["platform@example.com".to_owned()], target(&["dev"])),
+            (vec!["prod-only@example.com".to_owned()], target(&["prod"])),
+        ],
+    )
+    .expect("email settings are valid");
+    let notifier = backend::jobs::notify::Notifier::new(Vec::new(), None, Duration::from_secs(5))
+        .with_email(email, "https://signalbox.example.com");
+    let id = approved(&app, route("team-a", "/orders")).await;
+    let mut forges = Forges::default();
+    forges.insert("dev", Arc::new(FakeForge::default()));
+    drain(&worker(&app, forges, "w1").with_notifier(Arc::new(notifier))).await;
+
+    let messages = sink.messages();
+    let subjects: Vec<String> = messages
+        .iter()
+        .filter_map(|m| {
+            m.data
+                .lines()
+                .find_map(|l| l.strip_prefix("Subject: ").map(str::to_owned))
+        })
+        .collect();
+    assert_eq!(
+        messages.len(),
+        3,
+        "submitted, approved, pull request opened: {subjects:?}"
+    );
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.starts_with("[Signalbox] approved: api.dev.example.com/orders")),
+        "{subjects:?}"
+    );
+    for message in &messages {
+        assert_eq!(
+            message.to,
+            ["<platform@example.com>"],
+            "only dev's recipients"
+        );
+        assert_eq!(message.from, "<signalbox@example.com>");
+        assert!(
+            message
+                .data
+                .contains(&format!("https://signalbox.example.com/requests/{id}")),
+            "{}",
+            message.data
+        );
+    }
     app.stop().await;
 }

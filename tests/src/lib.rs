@@ -7,6 +7,7 @@ pub mod fake_forge;
 pub mod fake_oidc;
 pub mod oidc_provider;
 pub mod portal;
+pub mod smtp_sink;
 pub mod test_app;
 
 pub use test_app::TestApp;
