@@ -267,6 +267,14 @@ async fn errors_say_whether_to_retry_and_states_are_read() {
     Mock::given(method("GET"))
         .and(path(&main))
         .respond_with(
+            ResponseTemplate::new(500).set_body_json(json!({"message": "internal error"})),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(&main))
+        .respond_with(
             ResponseTemplate::new(429)
                 .insert_header("retry-after", "5")
                 .set_body_json(json!({"message": "slow down"})),
@@ -292,6 +300,13 @@ async fn errors_say_whether_to_retry_and_states_are_read() {
             .mount(&server).await;
     }
     let forge = gitea(&server, Duration::from_secs(5));
+    match forge.publish(&change()).await {
+        Err(ForgeError::Transient {
+            message,
+            retry_after: None,
+        }) => assert!(message.contains("500"), "{message}"),
+        other => panic!("{other:?}"),
+    }
     match forge.publish(&change()).await {
         Err(ForgeError::Transient { retry_after, .. }) => {
             assert_eq!(retry_after, Some(Duration::from_secs(5)))

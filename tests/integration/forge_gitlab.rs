@@ -39,7 +39,7 @@ fn change() -> ChangeSet {
         title: "Add /orders for team-a in dev".to_owned(),
         body: "| Request | ... |".to_owned(),
         labels: vec!["mesh".to_owned(), "signalbox".to_owned()],
-        reviewers: Vec::new(),
+        reviewers: vec!["platform-lead".to_owned()],
     }
 }
 
@@ -136,6 +136,19 @@ async fn a_change_becomes_one_commit_and_a_merge_request() {
         .mount(&server)
         .await;
 
+    Mock::given(method("GET"))
+        .and(path("/users"))
+        .and(query_param("username", "platform-lead"))
+        .respond_with(ok(json!([{"id": 42, "username": "platform-lead"}])))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(format!("{PROJECT}/merge_requests/12")))
+        .and(body_partial_json(json!({"reviewer_ids": [42]})))
+        .respond_with(ok(merge_request()))
+        .expect(1)
+        .mount(&server)
+        .await;
     let published = gitlab(&server, Duration::from_secs(5))
         .publish(&change())
         .await

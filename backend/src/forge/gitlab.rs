@@ -352,9 +352,32 @@ impl Forge for GitLab {
                         })),
                     )
                     .await?;
-                serde_json::from_value(created).map_err(|e| {
+                let created: MergeRequest = serde_json::from_value(created).map_err(|e| {
                     ForgeError::transient(format!("GitLab's new merge request: {e}"))
-                })?
+                })?;
+                // Reviewers are user ids on GitLab: look each user name up.
+                let mut reviewer_ids = Vec::new();
+                for name in &change.reviewers {
+                    let users = self
+                        .must(
+                            Method::GET,
+                            &format!("/users?username={}", encode(name)),
+                            None,
+                        )
+                        .await?;
+                    if let Some(id) = users[0]["id"].as_i64() {
+                        reviewer_ids.push(id);
+                    }
+                }
+                if !reviewer_ids.is_empty() {
+                    self.must(
+                        Method::PUT,
+                        &format!("/projects/{}/merge_requests/{}", project(repo), created.iid),
+                        Some(json!({ "reviewer_ids": reviewer_ids })),
+                    )
+                    .await?;
+                }
+                created
             }
         };
         Ok(Published::Pull(PullRequest {
