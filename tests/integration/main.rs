@@ -6,6 +6,7 @@ mod demo;
 mod forge_gitea;
 mod forge_github;
 mod forge_gitlab;
+mod hardening;
 mod health;
 mod hydration;
 mod migrate;

@@ -82,6 +82,7 @@ pub fn router(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> 
         .layer(TraceLayer::new_for_http().make_span_with(errors::request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(axum::middleware::from_fn(errors::drop_unusable_request_id))
+        .layer(axum::middleware::from_fn(security::refuse_dot_segments))
         // Outermost, so panics and timeouts answer with the same headers as everything else.
         .layer(axum::middleware::from_fn_with_state(
             state.csp.clone(),

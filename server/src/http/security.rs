@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, Request, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use rand::RngCore as _;
 
@@ -30,8 +30,18 @@ pub async fn headers(
     request
         .extensions_mut()
         .insert(app::CspNonce(nonce.clone()));
+    let static_file = request.uri().path().starts_with("/pkg/");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    // Pages and server-function answers carry what one signed-in user may see: no cache, shared
+    // or private, keeps them. The browser bundle and stylesheet may be cached.
+    if !static_file {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    headers.insert(
+        "permissions-policy",
+        HeaderValue::from_static(PERMISSIONS_POLICY),
+    );
     let policy = content_security_policy(&nonce, extras.form_action_origin.as_deref());
     if let Ok(value) = HeaderValue::from_str(&policy) {
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
@@ -56,6 +66,29 @@ pub async fn headers(
         HeaderValue::from_static("same-origin"),
     );
     response
+}
+
+/// No page of Signalbox needs a powerful browser feature: all of them are switched off.
+pub const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), display-capture=(), \
+     geolocation=(), gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), \
+     publickey-credentials-get=(), screen-wake-lock=(), serial=(), usb=(), xr-spatial-tracking=()";
+
+/// Refuses a path with a `.` or `..` segment (also percent-encoded) before any routing: no
+/// route has one, and a proxy or a file handler that normalises differently must never be
+/// handed one.
+pub async fn refuse_dot_segments(request: Request<Body>, next: Next) -> Response {
+    let dotted = request.uri().path().split('/').any(|segment| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        decoded == "." || decoded == ".."
+    });
+    if dotted {
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            "Refused: the path has a \".\" or \"..\" segment; ask for the page by its own address.",
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 pub fn content_security_policy(nonce: &str, form_action_origin: Option<&str>) -> String {

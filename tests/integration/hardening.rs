@@ -1,0 +1,96 @@
+//! Hardening of the HTTP surface: caching of what a signed-in user sees, the Permissions-Policy,
+//! and paths with dot segments refused before routing.
+
+use signalbox_tests::TestApp;
+use signalbox_tests::portal::server_fn_path;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Sends `GET <raw path>` exactly as written (an HTTP client would normalise the dots away) and
+/// returns the status code and the body.
+async fn raw_get(app: &TestApp, raw_path: &str) -> (u16, String) {
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    let request =
+        format!("GET {raw_path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("writes");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("reads");
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
+
+#[tokio::test]
+async fn pages_and_server_functions_are_never_cached_and_powerful_features_are_off() {
+    let app = TestApp::spawn().await;
+    app.sign_in_as("alice").await;
+    let page = app
+        .client
+        .get(app.url("/requests"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let policy = page.headers()["permissions-policy"]
+        .to_str()
+        .expect("ascii");
+    assert!(
+        policy.contains("camera=()") && policy.contains("geolocation=()"),
+        "{policy}"
+    );
+
+    let answer = app
+        .client
+        .post(app.url(&server_fn_path("waiting_count")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        answer.headers()["cache-control"],
+        "no-store",
+        "{:?}",
+        answer.status()
+    );
+
+    // The bundle and stylesheet may be cached.
+    let css = app
+        .client
+        .get(app.url("/pkg/signalbox.css"))
+        .send()
+        .await
+        .expect("sent");
+    assert_ne!(
+        css.headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("no-store")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn paths_with_dot_segments_are_refused_before_routing() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/pkg/../healthz",
+        "/requests/./new/api",
+        "/pkg/%2e%2e/readyz",
+        "/pkg/%2E./healthz",
+        "/auth/.%2e/healthz",
+    ] {
+        let (status, answer) = raw_get(&app, path).await;
+        assert_eq!(status, 400, "{path}: {answer}");
+        assert!(answer.contains("segment"), "{path}: {answer}");
+    }
+    let (status, _) = raw_get(&app, "/healthz").await;
+    assert_eq!(status, 200);
+    app.stop().await;
+}
