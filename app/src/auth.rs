@@ -70,6 +70,8 @@ pub struct SessionInfo {
     pub viewer: Option<Viewer>,
     pub demo: bool,
     pub personas: Vec<PersonaChoice>,
+    /// Why no persona is offered to this browser (not on this machine, or behind a proxy).
+    pub demo_refusal: Option<String>,
 }
 
 #[server(endpoint = "session")]
@@ -88,7 +90,13 @@ pub async fn load_session() -> Result<SessionInfo, ServerFnError> {
         approver_for_teams: current.roles.approver_for_teams.into_iter().collect(),
         platform_admin: current.roles.platform_admin,
     });
-    let personas = if mode.demo {
+    // Personas only for a browser on this machine that reached us directly.
+    let headers: http::HeaderMap = leptos_axum::extract().await?;
+    let demo_refusal = mode
+        .demo
+        .then(|| backend::auth::demo::refusal(&headers))
+        .flatten();
+    let personas = if mode.demo && demo_refusal.is_none() {
         backend::auth::demo::PERSONAS
             .iter()
             .map(|persona| PersonaChoice {
@@ -104,6 +112,7 @@ pub async fn load_session() -> Result<SessionInfo, ServerFnError> {
         viewer,
         demo: mode.demo,
         personas,
+        demo_refusal: demo_refusal.map(str::to_owned),
     })
 }
 
@@ -230,6 +239,9 @@ pub fn SignInPage() -> impl IntoView {
                 {move || session.get().map(|loaded| match loaded {
                     Ok(info) if info.demo => view! {
                         <p class="lead">"No identity provider is configured, so this demo lets you pick who you are."</p>
+                        {info.demo_refusal.clone().map(|refusal| view! {
+                            <p class="status bad" role="alert" id="demo-refused">{refusal}</p>
+                        })}
                         <div class="cards personas">
                             {info.personas.into_iter().map(|persona| view! {
                                 <form method="post" action="/auth/demo" class="card persona">

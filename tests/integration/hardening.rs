@@ -94,3 +94,50 @@ async fn paths_with_dot_segments_are_refused_before_routing() {
     assert_eq!(status, 200);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_demo_sign_in_refuses_foreign_hosts_and_proxies() {
+    let app = TestApp::spawn().await;
+    let port = app.address.rsplit(':').next().expect("a port").to_owned();
+    let attempt = |extra: Vec<(&'static str, String)>| {
+        let mut request = app
+            .client
+            .post(app.url("/auth/demo"))
+            .form(&[("persona", "dave"), ("return_to", "/")]);
+        for (name, value) in extra {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    // DNS rebinding: a foreign name that resolves to this machine.
+    let rebound = format!("rebind.evil.example:{port}");
+    let refused = attempt(vec![
+        ("host", rebound.clone()),
+        ("origin", format!("http://{rebound}")),
+    ])
+    .await
+    .expect("sent");
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.expect("body").contains("loopback"));
+    // Through a proxy.
+    for header in ["x-forwarded-for", "forwarded", "x-forwarded-host"] {
+        let refused = attempt(vec![(header, "203.0.113.7".to_owned())])
+            .await
+            .expect("sent");
+        assert_eq!(refused.status(), 403, "{header}");
+        assert!(refused.text().await.expect("body").contains("proxy"));
+    }
+    // Nobody got a session.
+    let home = app
+        .client
+        .get(app.url("/requests"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(home.status(), 303, "still signed out");
+    // Directly on this machine it works.
+    let accepted = attempt(Vec::new()).await.expect("sent");
+    assert_eq!(accepted.status(), 303);
+    app.stop().await;
+}

@@ -248,6 +248,7 @@ pub struct DemoChoice {
 pub async fn demo_sign_in(
     State(state): State<AppState>,
     session: Session,
+    headers: HeaderMap,
     Form(choice): Form<DemoChoice>,
 ) -> Response {
     if !matches!(state.sign_in, SignIn::Demo) {
@@ -256,6 +257,10 @@ pub async fn demo_sign_in(
             "The demo sign-in is off: this server signs in through its identity provider.",
         )
             .into_response();
+    }
+    if let Some(refusal) = demo::refusal(&headers) {
+        tracing::warn!(refusal, "demo sign-in refused");
+        return (StatusCode::FORBIDDEN, refusal).into_response();
     }
     let Some(persona) = demo::persona(&choice.persona) else {
         let known: Vec<&str> = demo::PERSONAS.iter().map(|persona| persona.id).collect();
