@@ -141,3 +141,66 @@ async fn the_demo_sign_in_refuses_foreign_hosts_and_proxies() {
     assert_eq!(accepted.status(), 303);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_state_change_must_come_from_the_sites_own_scheme_host_and_port() {
+    // The demo: any loopback name it is reached at, but with its own scheme.
+    let app = TestApp::spawn().await;
+    let own = app.address.clone();
+    let port = own.rsplit(':').next().expect("a port").to_owned();
+    let post = |app: &TestApp, path: &str, origin: String| {
+        app.client
+            .post(app.url(path))
+            .header("origin", origin)
+            .form(&[("persona", "alice"), ("return_to", "/")])
+            .send()
+    };
+    let https = post(&app, "/auth/demo", format!("https://127.0.0.1:{port}"))
+        .await
+        .expect("sent");
+    assert_eq!(https.status(), 403, "an https origin on an http site");
+    assert!(https.text().await.expect("body").contains("another site"));
+    let other_port = post(&app, "/auth/demo", "http://127.0.0.1:1".to_owned())
+        .await
+        .expect("sent");
+    assert_eq!(other_port.status(), 403);
+    assert_eq!(
+        post(&app, "/auth/demo", own.clone())
+            .await
+            .expect("sent")
+            .status(),
+        303
+    );
+    app.stop().await;
+
+    // With a provider (serve): exactly the public URL's origin.
+    let provider = signalbox_tests::fake_oidc::FakeProvider::start().await;
+    let issuer = provider.issuer();
+    let app = TestApp::spawn_with(|settings| {
+        settings.auth.issuer = Some(issuer);
+        settings.auth.client_id = Some(signalbox_tests::fake_oidc::CLIENT_ID.to_owned());
+        settings.auth.client_secret = Some(secrecy::SecretString::from(
+            signalbox_tests::fake_oidc::CLIENT_SECRET.to_owned(),
+        ));
+    })
+    .await;
+    let port = app.address.rsplit(':').next().expect("a port").to_owned();
+    for origin in [
+        format!("http://localhost:{port}"),
+        format!("https://127.0.0.1:{port}"),
+    ] {
+        let refused = post(&app, "/auth/logout", origin.clone())
+            .await
+            .expect("sent");
+        assert_eq!(refused.status(), 403, "{origin}");
+    }
+    let own = app.address.clone();
+    assert_eq!(
+        post(&app, "/auth/logout", own)
+            .await
+            .expect("sent")
+            .status(),
+        303
+    );
+    app.stop().await;
+}

@@ -100,15 +100,45 @@ pub async fn require_session(request: Request, next: Next) -> Response {
         .into_response()
 }
 
+/// Which origin a state-changing request must come from.
+#[derive(Clone, Debug)]
+pub struct OriginPolicy {
+    /// `scheme://host[:port]` of `server.public_url`.
+    pub public_origin: String,
+    /// Signing in through a provider (`serve`): the origin must be exactly the public one. The
+    /// demo accepts any loopback name it is reached at, with the public URL's scheme.
+    pub strict: bool,
+}
+
+impl OriginPolicy {
+    pub fn new(public_url: &str, strict: bool) -> Self {
+        let public_origin = url::Url::parse(public_url)
+            .map(|url| url.origin().ascii_serialization())
+            .unwrap_or_else(|_| public_url.trim_end_matches('/').to_owned());
+        Self {
+            public_origin,
+            strict,
+        }
+    }
+
+    fn scheme(&self) -> &str {
+        self.public_origin.split("://").next().unwrap_or("http")
+    }
+}
+
 /// Refuses state-changing requests that a browser says come from another site.
-pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
+pub async fn refuse_cross_site(
+    State(policy): State<OriginPolicy>,
+    request: Request,
+    next: Next,
+) -> Response {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     ) {
         return next.run(request).await;
     }
-    if let Some(reason) = cross_site_reason(request.headers()) {
+    if let Some(reason) = cross_site_reason(&policy, request.headers()) {
         tracing::warn!(reason, path = %request.uri().path(), "cross-site request refused");
         return (
             StatusCode::FORBIDDEN,
@@ -120,7 +150,7 @@ pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-fn cross_site_reason(headers: &HeaderMap) -> Option<&'static str> {
+fn cross_site_reason(policy: &OriginPolicy, headers: &HeaderMap) -> Option<&'static str> {
     let value = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
     if let Some(site) = value("sec-fetch-site") {
         // `none` is a user typing a URL or using a bookmark, which cannot carry a POST body from
@@ -132,8 +162,15 @@ fn cross_site_reason(headers: &HeaderMap) -> Option<&'static str> {
         let Some(host) = value("host") else {
             return Some("Origin without Host");
         };
-        let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
-        return (origin == "null" || origin_host != host).then_some("Origin does not match Host");
+        if origin == "null" {
+            return Some("Origin is null");
+        }
+        if policy.strict {
+            return (origin != policy.public_origin)
+                .then_some("Origin is not the public URL's scheme, host and port");
+        }
+        let expected = format!("{}://{host}", policy.scheme());
+        return (origin != expected).then_some("Origin does not match the scheme and Host");
     }
     // Neither header: not a browser (browsers send Origin with every POST), so not forgery.
     None
@@ -360,21 +397,28 @@ mod tests {
         map
     }
 
+    fn demo() -> OriginPolicy {
+        OriginPolicy::new("http://127.0.0.1:3000", false)
+    }
+
     #[test]
     fn same_origin_requests_pass() {
         assert_eq!(
-            cross_site_reason(&headers(&[("sec-fetch-site", "same-origin")])),
+            cross_site_reason(&demo(), &headers(&[("sec-fetch-site", "same-origin")])),
             None
         );
         assert_eq!(
-            cross_site_reason(&headers(&[
-                ("origin", "http://127.0.0.1:3000"),
-                ("host", "127.0.0.1:3000")
-            ])),
+            cross_site_reason(
+                &demo(),
+                &headers(&[
+                    ("origin", "http://127.0.0.1:3000"),
+                    ("host", "127.0.0.1:3000")
+                ])
+            ),
             None
         );
         assert_eq!(
-            cross_site_reason(&headers(&[])),
+            cross_site_reason(&demo(), &headers(&[])),
             None,
             "non-browser clients send neither"
         );
@@ -382,18 +426,26 @@ mod tests {
 
     #[test]
     fn cross_site_requests_are_refused() {
-        assert!(cross_site_reason(&headers(&[("sec-fetch-site", "cross-site")])).is_some());
-        assert!(cross_site_reason(&headers(&[("sec-fetch-site", "same-site")])).is_some());
         assert!(
-            cross_site_reason(&headers(&[
-                ("origin", "https://evil.example"),
-                ("host", "127.0.0.1:3000")
-            ]))
+            cross_site_reason(&demo(), &headers(&[("sec-fetch-site", "cross-site")])).is_some()
+        );
+        assert!(cross_site_reason(&demo(), &headers(&[("sec-fetch-site", "same-site")])).is_some());
+        assert!(
+            cross_site_reason(
+                &demo(),
+                &headers(&[
+                    ("origin", "https://evil.example"),
+                    ("host", "127.0.0.1:3000")
+                ])
+            )
             .is_some()
         );
         assert!(
-            cross_site_reason(&headers(&[("origin", "null"), ("host", "127.0.0.1:3000")]))
-                .is_some()
+            cross_site_reason(
+                &demo(),
+                &headers(&[("origin", "null"), ("host", "127.0.0.1:3000")])
+            )
+            .is_some()
         );
     }
 

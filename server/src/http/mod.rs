@@ -71,7 +71,10 @@ pub fn router(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> 
             auth::provide_auth_context,
         ))
         .layer(sessions)
-        .layer(axum::middleware::from_fn(auth::refuse_cross_site))
+        .layer(axum::middleware::from_fn_with_state(
+            auth::OriginPolicy::new(&state.public_url, !state.auth.demo),
+            auth::refuse_cross_site,
+        ))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
