@@ -74,6 +74,7 @@ fn serve(config: Option<PathBuf>, mode: Mode) -> ExitCode {
     };
     telemetry::init(settings.server.log_format);
     let result = runtime().block_on(async {
+        settings.check_ranges()?;
         let app = Application::build(&settings, mode).await?;
         let address = app.local_addr();
         println!("Signalbox is running at http://{address}/");

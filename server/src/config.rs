@@ -218,6 +218,23 @@ impl Settings {
             .map_err(Box::new)
     }
 
+    /// Values that parse but are outside what Signalbox accepts, checked when `serve` or `demo`
+    /// starts: session timeouts (ASVS L2: idle 30 minutes, absolute 12 hours).
+    pub fn check_ranges(&self) -> anyhow::Result<()> {
+        let auth = &self.auth;
+        anyhow::ensure!(
+            (1..=480).contains(&auth.idle_timeout_minutes),
+            "auth.idle_timeout_minutes is {}; accepted: 1 to 480 (ASVS L2 recommends 30)",
+            auth.idle_timeout_minutes
+        );
+        anyhow::ensure!(
+            (1..=24).contains(&auth.absolute_timeout_hours),
+            "auth.absolute_timeout_hours is {}; accepted: 1 to 24 (ASVS L2 recommends 12)",
+            auth.absolute_timeout_hours
+        );
+        Ok(())
+    }
+
     /// The typed environment model; configuration mistakes are listed one per line.
     pub fn catalog(&self) -> anyhow::Result<mesh::Catalog> {
         mesh::Catalog::from_config(self.environments.clone(), self.teams.clone()).map_err(

@@ -204,3 +204,97 @@ async fn a_state_change_must_come_from_the_sites_own_scheme_host_and_port() {
     );
     app.stop().await;
 }
+
+/// Seconds until the newest session row expires.
+async fn newest_session_lifetime(app: &TestApp) -> f64 {
+    sqlx::query_scalar::<_, f64>(
+        "select extract(epoch from max(expiry_date) - now())::float8 from tower_sessions.session",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("a session row")
+}
+
+#[tokio::test]
+async fn a_pending_sign_in_lives_minutes_and_a_signed_in_session_the_idle_timeout() {
+    let provider = signalbox_tests::fake_oidc::FakeProvider::start().await;
+    let issuer = provider.issuer();
+    let app = TestApp::spawn_with(|settings| {
+        settings.auth.issuer = Some(issuer);
+        settings.auth.client_id = Some(signalbox_tests::fake_oidc::CLIENT_ID.to_owned());
+        settings.auth.client_secret = Some(secrecy::SecretString::from(
+            signalbox_tests::fake_oidc::CLIENT_SECRET.to_owned(),
+        ));
+    })
+    .await;
+    let started = app
+        .client
+        .get(app.url("/auth/login"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(started.status(), 303);
+    let pending = newest_session_lifetime(&app).await;
+    assert!(
+        pending > 0.0 && pending <= 600.0 + 5.0,
+        "a pending sign-in lives {pending} s"
+    );
+    app.stop().await;
+
+    // The demo signs in at once: its session lives for the idle timeout, 30 minutes by default.
+    let app = TestApp::spawn().await;
+    app.sign_in_as("alice").await;
+    let signed_in = newest_session_lifetime(&app).await;
+    assert!(
+        (25.0 * 60.0..=30.0 * 60.0 + 5.0).contains(&signed_in),
+        "a signed-in session lives {signed_in} s"
+    );
+    app.stop().await;
+}
+
+#[test]
+fn session_timeouts_outside_the_accepted_range_stop_the_start() {
+    let bin = std::env::var("SIGNALBOX_BIN").unwrap_or_else(|_| {
+        signalbox_tests::test_app::workspace_root()
+            .join("target/debug/signalbox")
+            .display()
+            .to_string()
+    });
+    for (idle, absolute, expected) in [
+        (
+            "0",
+            "12",
+            "auth.idle_timeout_minutes is 0; accepted: 1 to 480",
+        ),
+        (
+            "10000",
+            "12",
+            "auth.idle_timeout_minutes is 10000; accepted: 1 to 480",
+        ),
+        (
+            "30",
+            "0",
+            "auth.absolute_timeout_hours is 0; accepted: 1 to 24",
+        ),
+        (
+            "30",
+            "720",
+            "auth.absolute_timeout_hours is 720; accepted: 1 to 24",
+        ),
+    ] {
+        let output = std::process::Command::new(&bin)
+            .arg("demo")
+            .env("SIGNALBOX_AUTH__IDLE_TIMEOUT_MINUTES", idle)
+            .env("SIGNALBOX_AUTH__ABSOLUTE_TIMEOUT_HOURS", absolute)
+            .env("SIGNALBOX_SERVER__ADDRESS", "127.0.0.1:0")
+            .env(
+                "SIGNALBOX_DATABASE__URL",
+                "postgres://nobody@127.0.0.1:1/none",
+            )
+            .output()
+            .expect("the signalbox binary runs (scripts/build.sh builds it)");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+}

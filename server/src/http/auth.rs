@@ -100,6 +100,9 @@ pub async fn require_session(request: Request, next: Next) -> Response {
         .into_response()
 }
 
+/// How long a session started by `/auth/login` lives before the user comes back signed in.
+pub const PENDING_SIGN_IN_LIFETIME: time::Duration = time::Duration::minutes(10);
+
 /// Which origin a state-changing request must come from.
 #[derive(Clone, Debug)]
 pub struct OriginPolicy {
@@ -201,6 +204,11 @@ pub async fn login(
                 Err(error) => return internal_error(error),
             };
             pending.add(login);
+            // Nobody is signed in yet: such a session ends within minutes, so a flood of
+            // anonymous sign-in starts cannot fill the session table.
+            session.set_expiry(Some(tower_sessions::Expiry::OnInactivity(
+                PENDING_SIGN_IN_LIFETIME,
+            )));
             if let Err(error) = session.insert(PENDING_LOGIN_KEY, pending).await {
                 return internal_error(error);
             }
@@ -267,7 +275,7 @@ pub async fn callback(
     }
     .await;
     match result {
-        Ok((user, return_to)) => match start_session(&session, &user).await {
+        Ok((user, return_to)) => match start_session(&session, &user, &state.auth.limits).await {
             Ok(()) => Redirect::to(&return_to).into_response(),
             Err(error) => internal_error(error),
         },
@@ -311,7 +319,7 @@ pub async fn demo_sign_in(
         )
             .into_response();
     };
-    match start_session(&session, &persona.session_user()).await {
+    match start_session(&session, &persona.session_user(), &state.auth.limits).await {
         Ok(()) => Redirect::to(&safe_return_to(choice.return_to.as_deref())).into_response(),
         Err(error) => internal_error(error),
     }
@@ -339,8 +347,11 @@ pub async fn logout(State(state): State<AppState>, session: Session) -> Response
 async fn start_session(
     session: &Session,
     user: &SessionUser,
+    limits: &backend::auth::SessionLimits,
 ) -> Result<(), tower_sessions::session::Error> {
     session.cycle_id().await?;
+    // A pending sign-in lived for minutes; a signed-in session lives for the idle timeout.
+    session.set_expiry(Some(tower_sessions::Expiry::OnInactivity(limits.idle)));
     session.insert(USER_KEY, user).await?;
     tracing::info!(subject = %user.subject, method = ?user.method, "signed in");
     Ok(())
