@@ -75,6 +75,22 @@ impl Application {
         // Only on loopback, and only reached on loopback: a proxy in front would expose it.
         let loopback = address.ip().is_loopback() && url_host_is_loopback(&public_url);
         let auth_settings = &settings.auth;
+        // Listening where other machines reach it: sign-in must run over TLS end to end.
+        if mode == Mode::Production && !address.ip().is_loopback() {
+            anyhow::ensure!(
+                public_url.starts_with("https://"),
+                "server.public_url is {public_url}, but Signalbox listens on {address}, \
+                 reachable from other machines: set server.public_url to the https:// address \
+                 people use (TLS may end at a proxy)"
+            );
+            if let Some(issuer) = &auth_settings.issuer {
+                anyhow::ensure!(
+                    issuer.starts_with("https://"),
+                    "auth.issuer is {issuer}, but Signalbox listens on {address}, reachable from \
+                     other machines: the OpenID provider must be reached over https://"
+                );
+            }
+        }
         let sign_in = sign_in(settings, mode, &public_url, loopback).await?;
         let limits = SessionLimits {
             idle: time::Duration::minutes(i64::from(auth_settings.idle_timeout_minutes)),

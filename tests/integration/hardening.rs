@@ -298,3 +298,42 @@ fn session_timeouts_outside_the_accepted_range_stop_the_start() {
         assert!(stderr.contains(expected), "{stderr}");
     }
 }
+
+#[tokio::test]
+async fn serving_beyond_loopback_needs_https_for_the_public_url_and_the_provider() {
+    let database = signalbox_tests::database::TestDatabase::create().await;
+    let build = |public_url: &str, issuer: &str| {
+        let mut settings = signalbox_tests::test_app::test_settings(&database.url());
+        settings.server.address = "0.0.0.0:0".parse().expect("address");
+        settings.server.public_url = Some(public_url.to_owned());
+        settings.auth.issuer = Some(issuer.to_owned());
+        settings.auth.client_id = Some("signalbox".to_owned());
+        settings.auth.client_secret = Some(secrecy::SecretString::from("s".to_owned()));
+        async move {
+            server::startup::Application::build(&settings, server::startup::Mode::Production)
+                .await
+                .err()
+                .map(|error| format!("{error:#}"))
+                .unwrap_or_default()
+        }
+    };
+    let refused = build(
+        "http://signalbox.example.com",
+        "https://sso.example.com/realms/x",
+    )
+    .await;
+    assert!(
+        refused.contains("server.public_url is http://signalbox.example.com"),
+        "{refused}"
+    );
+    assert!(refused.contains("https://"), "{refused}");
+    let refused = build(
+        "https://signalbox.example.com",
+        "http://sso.example.com/realms/x",
+    )
+    .await;
+    assert!(
+        refused.contains("auth.issuer is http://sso.example.com/realms/x"),
+        "{refused}"
+    );
+}

@@ -475,8 +475,9 @@ async fn a_cookie_without_secure_is_refused_off_loopback() {
     settings.auth.client_id = Some(CLIENT_ID.to_owned());
     settings.auth.secure_cookie = Some(false);
 
-    let built =
-        server::startup::Application::build(&settings, server::startup::Mode::Production).await;
+    // (serve off loopback already insists on https addresses; the demo binary with a provider
+    // reaches the cookie check.)
+    let built = server::startup::Application::build(&settings, server::startup::Mode::Demo).await;
 
     let error = built.err().expect("refused").to_string();
     assert!(error.contains("secure_cookie"), "{error}");
