@@ -93,6 +93,10 @@ pub struct DatabaseSettings {
     pub name: String,
     pub max_connections: u32,
     pub embedded: EmbeddedSettings,
+    /// Let `signalbox demo` use a database that is not on this machine. Off by default: demo
+    /// personas on a shared database would be sessions anyone on this machine can mint.
+    #[serde(default)]
+    pub allow_demo_on_remote: bool,
 }
 
 #[derive(Debug, Deserialize)]

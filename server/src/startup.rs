@@ -103,6 +103,10 @@ impl Application {
             )),
             limits,
             demo: matches!(sign_in, SignIn::Demo),
+            issuer: match &sign_in {
+                SignIn::Oidc(client) => Some(client.issuer().to_owned()),
+                SignIn::Demo => None,
+            },
         };
         let https = public_url.starts_with("https://");
         let secure = match auth_settings.secure_cookie {
@@ -402,6 +406,26 @@ async fn database(
     mode: Mode,
 ) -> anyhow::Result<(PgConnectOptions, Option<EmbeddedPostgres>)> {
     let db = &settings.database;
+    if let (Mode::Demo, Some(url)) = (mode, db.configured_url()) {
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        let local = host.is_empty()
+            || host == "localhost"
+            || host.starts_with('/')
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        anyhow::ensure!(
+            local || db.allow_demo_on_remote,
+            "the demo lets anyone here sign in as any persona, so it refuses a database that is \
+             not on this machine ({host}); use a local database, or set \
+             database.allow_demo_on_remote = true to use this one anyway"
+        );
+    }
     if db.configured_url().is_some() || mode == Mode::Production {
         return Ok((connect_options(settings)?, None));
     }

@@ -337,3 +337,99 @@ async fn serving_beyond_loopback_needs_https_for_the_public_url_and_the_provider
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn a_demo_session_is_refused_by_a_server_that_signs_in_through_its_provider() {
+    // The demo and serve share one database; a session minted by the demo (Dave, platform
+    // admin) must not open serve.
+    let demo = TestApp::spawn().await;
+    demo.sign_in_as("dave").await;
+    let page = demo
+        .client
+        .get(demo.url("/queue"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(page.status(), 200, "the demo accepts its own session");
+    let cookie = demo.session_cookie().expect("a session cookie");
+
+    let provider = signalbox_tests::fake_oidc::FakeProvider::start().await;
+    let issuer = provider.issuer();
+    let database_url = demo.database.url();
+    let mut settings = signalbox_tests::test_app::test_settings(&database_url);
+    settings.auth.issuer = Some(issuer);
+    settings.auth.client_id = Some(signalbox_tests::fake_oidc::CLIENT_ID.to_owned());
+    settings.auth.client_secret = Some(secrecy::SecretString::from(
+        signalbox_tests::fake_oidc::CLIENT_SECRET.to_owned(),
+    ));
+    let serve = server::startup::Application::build(&settings, server::startup::Mode::Production)
+        .await
+        .expect("serve builds");
+    let address = format!("http://{}", serve.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(serve.run_until(async move {
+        stopped.await.ok();
+    }));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let mut refused = None;
+    for _ in 0..100 {
+        if let Ok(response) = client
+            .get(format!("{address}/queue"))
+            .header("accept", "text/html")
+            .header("cookie", format!("signalbox_session={cookie}"))
+            .send()
+            .await
+        {
+            refused = Some(response);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let refused = refused.expect("serve answers");
+    assert_eq!(
+        refused.status(),
+        303,
+        "serve sends the demo session to sign in"
+    );
+    assert!(
+        refused.headers()["location"]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("/sign-in"),
+        "{:?}",
+        refused.headers()
+    );
+    stop.send(()).ok();
+    running.await.expect("joins").expect("stops");
+    demo.stop().await;
+}
+
+#[tokio::test]
+async fn the_demo_refuses_a_database_on_another_machine_unless_told() {
+    let mut settings = signalbox_tests::test_app::test_settings(
+        "postgres://signalbox@db.example.com:5432/signalbox",
+    );
+    let refused = server::startup::Application::build(&settings, server::startup::Mode::Demo)
+        .await
+        .err()
+        .map(|error| format!("{error:#}"))
+        .unwrap_or_default();
+    assert!(
+        refused.contains("refuses a database that is not on this machine (db.example.com)"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("database.allow_demo_on_remote"),
+        "{refused}"
+    );
+    settings.database.allow_demo_on_remote = true;
+    let built = server::startup::Application::build(&settings, server::startup::Mode::Demo).await;
+    assert!(
+        built.is_ok(),
+        "told explicitly, the demo starts (its pool connects lazily)"
+    );
+}

@@ -59,6 +59,7 @@ impl Persona {
                 .map(|group| (*group).to_owned())
                 .collect(),
             method: SignInMethod::Demo,
+            issuer: None,
             signed_in_at: OffsetDateTime::now_utc(),
             id_token: None,
         }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
-use super::{AccessPolicy, Roles, SessionLimits, SessionUser, USER_KEY};
+use super::{AccessPolicy, Roles, SessionLimits, SessionUser, SignInMethod, USER_KEY};
 
 /// What the extractors need besides the session, shared through request extensions.
 #[derive(Debug, Clone)]
@@ -21,6 +21,8 @@ pub struct AuthContext {
     pub limits: SessionLimits,
     /// True when the demo sign-in replaces the identity provider.
     pub demo: bool,
+    /// The provider this server signs in with (none for the demo).
+    pub issuer: Option<String>,
 }
 
 /// A signed-in user and what they may do.
@@ -101,6 +103,21 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
         let Some(user) = user else {
             return Ok(Self(None));
         };
+        // A session made elsewhere (the demo, or another provider) on a shared database is not
+        // a session here: the user signs in again, through this server's own sign-in.
+        let ours = match user.method {
+            SignInMethod::Demo => context.demo,
+            SignInMethod::Oidc => !context.demo && user.issuer == context.issuer,
+        };
+        if !ours {
+            tracing::warn!(subject = %user.subject, method = ?user.method, issuer = ?user.issuer,
+                "a session made by another sign-in was refused");
+            session
+                .flush()
+                .await
+                .map_err(|_| AuthRejection::SessionUnavailable)?;
+            return Ok(Self(None));
+        }
         let now = OffsetDateTime::now_utc();
         if now - user.signed_in_at > context.limits.absolute {
             // Past the absolute lifetime: the user signs in again, however active they were.

@@ -36,6 +36,10 @@ pub struct SessionUser {
     pub email: Option<String>,
     pub groups: Vec<String>,
     pub method: SignInMethod,
+    /// The provider that signed the user in (none for the demo): a server accepts only the
+    /// sessions its own provider made.
+    #[serde(default)]
+    pub issuer: Option<String>,
     /// When the user signed in; sessions end a fixed time after it, however active.
     #[serde(with = "time::serde::rfc3339")]
     pub signed_in_at: OffsetDateTime,

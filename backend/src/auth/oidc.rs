@@ -201,6 +201,11 @@ pub struct OidcClient {
 }
 
 impl OidcClient {
+    /// The provider's issuer URL, as sessions record it.
+    pub fn issuer(&self) -> &str {
+        self.issuer.as_str()
+    }
+
     /// Discovers the provider (`<issuer>/.well-known/openid-configuration` and its keys).
     #[tracing::instrument(skip_all, fields(issuer = %settings.issuer), err)]
     pub async fn discover(settings: &OidcSettings) -> Result<Self, OidcSetupError> {
@@ -349,6 +354,7 @@ impl OidcClient {
             email: claims.email().map(|email| email.to_string()),
             groups: groups_from(&extra, &self.groups_claim),
             method: SignInMethod::Oidc,
+            issuer: Some(self.issuer.as_str().to_owned()),
             signed_in_at: OffsetDateTime::now_utc(),
             id_token: Some(raw),
         })
