@@ -658,3 +658,68 @@ async fn a_forged_callback_does_not_cancel_the_real_sign_in() {
     assert!(is_signed_in(&app).await);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_token_for_another_authorized_party_or_issued_in_the_future_is_refused() {
+    let (app, provider) = app_with_provider().await;
+    let response = sign_in_with(&app, &provider, "/", |nonce| TokenSpec {
+        nonce,
+        authorized_party: Some("another-client".to_owned()),
+        ..TokenSpec::default()
+    })
+    .await;
+    refused_with(response, "wrong authorized party").await;
+    assert!(!is_signed_in(&app).await);
+
+    let response = sign_in_with(&app, &provider, "/", |nonce| TokenSpec {
+        nonce,
+        issued_in_future: true,
+        ..TokenSpec::default()
+    })
+    .await;
+    refused_with(response, "issued in the future").await;
+    assert!(!is_signed_in(&app).await);
+
+    // Our own client id as azp is fine.
+    let response = sign_in_with(&app, &provider, "/", |nonce| TokenSpec {
+        nonce,
+        authorized_party: Some(CLIENT_ID.to_owned()),
+        groups: vec!["team-a".to_owned()],
+        ..TokenSpec::default()
+    })
+    .await;
+    assert_eq!(response.status(), 303);
+    assert!(is_signed_in(&app).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_provider_error_is_told_in_our_words_and_only_for_a_sign_in_this_browser_started() {
+    let (app, _provider) = app_with_provider().await;
+    // No sign-in started: the error and its description are not read at all.
+    let forged = app
+        .get("/auth/callback?error=access_denied&error_description=Call%20evil.example%20now")
+        .await;
+    assert_eq!(forged.status(), 400);
+    let body = forged.text().await.expect("body");
+    assert!(body.contains("not started in this browser"), "{body}");
+    assert!(!body.contains("evil.example"), "{body}");
+
+    let (state, _nonce) = start_sign_in(&app, "/").await;
+    let refused = app
+        .get(&format!(
+            "/auth/callback?state={state}&error=access_denied&error_description=Call%20evil.example%20now"
+        ))
+        .await;
+    assert_eq!(refused.status(), 400);
+    let body = refused.text().await.expect("body");
+    assert!(
+        body.contains("declined the sign-in (code access_denied)"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("evil.example"),
+        "the description is never shown: {body}"
+    );
+    app.stop().await;
+}

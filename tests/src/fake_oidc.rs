@@ -30,6 +30,10 @@ pub struct TokenSpec {
     pub unsigned: bool,
     pub unknown_key: bool,
     pub groups: Vec<String>,
+    /// `azp`, when set.
+    pub authorized_party: Option<String>,
+    /// `iat` an hour from now (a provider with a wrong clock, or a forged token).
+    pub issued_in_future: bool,
 }
 
 impl FakeProvider {
@@ -130,7 +134,12 @@ impl FakeProvider {
         } else {
             (now, now + 300)
         };
-        let payload = json!({
+        let issued = if spec.issued_in_future {
+            now + 3600
+        } else {
+            issued
+        };
+        let mut payload = json!({
             "iss": self.issuer(),
             "sub": "user-123",
             "aud": spec.audience.clone().unwrap_or_else(|| CLIENT_ID.to_owned()),
@@ -141,6 +150,9 @@ impl FakeProvider {
             "email": "alice@example.com",
             "groups": spec.groups,
         });
+        if let Some(azp) = &spec.authorized_party {
+            payload["azp"] = json!(azp);
+        }
         let (header, key) = if spec.unknown_key {
             (
                 json!({ "alg": "RS256", "kid": "rogue-key", "typ": "JWT" }),

@@ -115,6 +115,38 @@ impl PendingLogins {
     }
 }
 
+/// How far ahead of this server's clock a token's `iat` may be.
+const MAX_CLOCK_SKEW_SECONDS: i64 = 60;
+
+/// The provider's error codes (RFC 6749 4.1.2.1, OpenID Connect Core 3.1.2.6) in our own words:
+/// the provider's `error_description` is never shown, since anyone can put text in a callback URL.
+pub fn provider_error_words(code: &str) -> String {
+    let words = match code {
+        "access_denied" => "you, or the provider's policy, declined the sign-in",
+        "login_required" | "interaction_required" => {
+            "the provider needs you to sign in there first"
+        }
+        "consent_required" => "the provider needs your consent for Signalbox first",
+        "account_selection_required" => "the provider needs you to choose an account",
+        "invalid_request" | "invalid_request_uri" | "invalid_request_object" => {
+            "the provider found the sign-in request malformed; tell your platform team"
+        }
+        "unauthorized_client" | "unsupported_response_type" | "invalid_scope" => {
+            "Signalbox is not set up correctly at the provider; tell your platform team"
+        }
+        "server_error" | "temporarily_unavailable" => {
+            "the provider had a problem; try again in a moment"
+        }
+        _ => "for a reason it did not name in a way Signalbox knows",
+    };
+    let code: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(40)
+        .collect();
+    format!("{words} (code {code})")
+}
+
 /// Why a callback was refused. Each message says what happened and what to do; none echoes
 /// tokens or secrets.
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +173,12 @@ pub enum SignInError {
     WrongAudience,
     #[error("The sign-in token was issued by another provider (wrong issuer).")]
     WrongIssuer,
+    #[error("The sign-in token was issued to another application (wrong authorized party, azp).")]
+    WrongAuthorizedParty,
+    #[error(
+        "The sign-in token claims to be issued in the future. Check this server's clock and the identity provider's, then sign in again."
+    )]
+    IssuedInFuture,
     #[error(
         "The sign-in token has expired. Check that this server's clock is right, then sign in again."
     )]
@@ -332,6 +370,20 @@ impl OidcClient {
             }
             checked => checked.map_err(classify_claims_error)?.clone(),
         };
+
+        // `azp`, when present, names the party the token was issued to: it must be us.
+        if let Some(azp) = claims.authorized_party()
+            && azp.as_str() != self.client.client_id().as_str()
+        {
+            return Err(SignInError::WrongAuthorizedParty);
+        }
+        // A token issued in the future (beyond a small clock skew) is forged or from a broken
+        // clock; either way it is not accepted.
+        if claims.issue_time().timestamp()
+            > OffsetDateTime::now_utc().unix_timestamp() + MAX_CLOCK_SKEW_SECONDS
+        {
+            return Err(SignInError::IssuedInFuture);
+        }
 
         // The payload was verified above; read the claims the core types leave out (groups).
         let raw = id_token.to_string();

@@ -253,17 +253,19 @@ pub async fn callback(
         return internal_error(error);
     }
     let result = async {
-        if let Some(error) = callback.error {
-            let detail = callback.error_description.unwrap_or_default();
-            return Err(SignInError::ProviderRefused(
-                format!("{error} {detail}").trim().to_owned(),
-            ));
-        }
+        // Only an answer to a sign-in this browser started is read at all.
         let pending = match login {
             Some(login) => login,
             None if pending.is_empty() => return Err(SignInError::NoPendingLogin),
             None => return Err(SignInError::StateMismatch),
         };
+        if let Some(error) = callback.error {
+            // The description is the provider's (or an attacker's) free text: never shown.
+            let _ = callback.error_description;
+            return Err(SignInError::ProviderRefused(
+                backend::auth::oidc::provider_error_words(&error),
+            ));
+        }
         let (Some(code), Some(returned_state)) = (callback.code, callback.state) else {
             return Err(SignInError::Invalid(
                 "the callback carries no code or no state".to_owned(),
