@@ -8,23 +8,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use reqwest::{Method, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::Method;
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{
-    ChangeSet, ChangedFile, FileStatus, Forge, ForgeError, Published, PullRef, PullRequest,
-    PullState, blob_id,
-};
+use super::rest::{Auth, Operation, Rest, compare, with_previous, within};
+use super::{ChangeSet, Forge, ForgeError, Published, PullRef, PullRequest, PullState};
 
 /// A Gitea or Forgejo repository's API.
 #[derive(Debug, Clone)]
 pub struct Gitea {
-    http: reqwest::Client,
-    /// `https://HOST/api/v1`.
-    api: String,
-    token: SecretString,
+    rest: Rest,
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,83 +55,21 @@ fn b64(text: &str) -> String {
 }
 
 impl Gitea {
+    /// A client for `api` (`https://HOST/api/v1`).
     pub fn new(api: &str, token: SecretString, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent("signalbox")
-            .build()
-            .expect("an HTTP client with default TLS builds");
+        let extra = vec![("Accept", "application/json")];
         Self {
-            http,
-            api: api.trim_end_matches('/').to_owned(),
-            token,
+            rest: Rest::new("Gitea", api, token, Auth::Token, extra, timeout),
         }
     }
 
-    /// One call: `Ok(None)` for 404.
     async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<Value>,
     ) -> Result<Option<Value>, ForgeError> {
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.api))
-            .header(
-                "Authorization",
-                format!("token {}", self.token.expose_secret()),
-            )
-            .header("Accept", "application/json");
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.map_err(|e| {
-            ForgeError::transient(if e.is_timeout() {
-                format!("Gitea did not answer {method} {path} in time")
-            } else {
-                format!("Gitea could not be reached for {method} {path}: {e}")
-            })
-        })?;
-        let status = response.status();
-        if status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let text = response.text().await.map_err(|e| {
-            ForgeError::transient(format!("Gitea's answer to {method} {path} broke off: {e}"))
-        })?;
-        if status.is_success() {
-            if text.trim().is_empty() {
-                return Ok(Some(Value::Null));
-            }
-            return serde_json::from_str(&text).map(Some).map_err(|e| {
-                ForgeError::transient(format!(
-                    "Gitea's answer to {method} {path} is not JSON: {e}"
-                ))
-            });
-        }
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v["message"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| text.chars().take(200).collect());
-        let what = format!("Gitea answered {method} {path} with {status}: {message}");
-        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            return Err(ForgeError::Transient {
-                message: what,
-                retry_after,
-            });
-        }
-        Err(ForgeError::Permanent(match status {
-            StatusCode::UNAUTHORIZED => format!("{what} (check the forge token)"),
-            StatusCode::FORBIDDEN => format!("{what} (the token lacks permission)"),
-            _ => what,
-        }))
+        self.rest.optional(method, path, body).await
     }
 
     async fn must(
@@ -145,9 +78,7 @@ impl Gitea {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, ForgeError> {
-        self.call(method, path, body)
-            .await?
-            .ok_or_else(|| ForgeError::Permanent(format!("Gitea: {path} was not found")))
+        self.rest.must(method, path, body).await
     }
 
     async fn branch_head(&self, repo: &str, branch: &str) -> Result<Option<String>, ForgeError> {
@@ -183,12 +114,7 @@ impl Gitea {
                 serde_json::from_value(tree["tree"].clone()).unwrap_or_default();
             let empty = entries.is_empty();
             for entry in entries {
-                let inside = root.is_empty()
-                    || entry
-                        .path
-                        .strip_prefix(root)
-                        .is_some_and(|rest| rest.starts_with('/'));
-                if entry.kind == "blob" && inside {
+                if entry.kind == "blob" && within(&entry.path, root) {
                     files.insert(entry.path, entry.sha);
                 }
             }
@@ -197,22 +123,6 @@ impl Gitea {
             }
         }
         Ok(files)
-    }
-
-    async fn blob(&self, repo: &str, sha: &str) -> Result<String, ForgeError> {
-        let blob = self
-            .must(Method::GET, &format!("/repos/{repo}/git/blobs/{sha}"), None)
-            .await?;
-        let encoded: String = blob["content"]
-            .as_str()
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .map_err(|e| ForgeError::transient(format!("Gitea blob {sha} is not base64: {e}")))?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// The pull request whose head is `branch`, among the repository's newest.
@@ -282,48 +192,28 @@ impl Forge for Gitea {
                 ))
             })?;
         let existing = self.files_under(repo, &change.root, &base).await?;
-        let mut operations = Vec::new();
-        let mut changed = Vec::new();
-        for file in &change.files {
-            let (operation, status) = match existing.get(&file.path) {
-                None => (
-                    json!({"operation": "create", "path": file.path, "content": b64(&file.contents)}),
-                    FileStatus::Added,
-                ),
-                Some(sha) if *sha == blob_id(&file.contents) => continue,
-                Some(sha) => (
-                    json!({"operation": "update", "path": file.path, "content": b64(&file.contents), "sha": sha}),
-                    FileStatus::Modified,
-                ),
-            };
-            operations.push(operation);
-            changed.push(ChangedFile {
-                path: file.path.clone(),
-                status,
-                contents: Some(file.contents.clone()),
-                previous: None,
-            });
-        }
-        for (path, sha) in &existing {
-            if !change.files.iter().any(|f| f.path == *path) {
-                operations.push(json!({"operation": "delete", "path": path, "sha": sha}));
-                changed.push(ChangedFile {
-                    path: path.clone(),
-                    status: FileStatus::Deleted,
-                    contents: None,
-                    previous: None,
-                });
-            }
-        }
+        let (operations, changed) = compare(change, &existing);
         if changed.is_empty() {
             return Ok(Published::AlreadyThere { base_sha: base });
         }
-        for file in &mut changed {
-            if file.status != FileStatus::Added {
-                file.previous = Some(self.blob(repo, &existing[&file.path]).await?);
-            }
-        }
-        changed.sort_by(|a, b| a.path.cmp(&b.path));
+        let operations: Vec<Value> = operations
+            .iter()
+            .map(|operation| match operation {
+                Operation::Create(file) => {
+                    json!({"operation": "create", "path": file.path, "content": b64(&file.contents)})
+                }
+                Operation::Update(file, sha) => json!({
+                    "operation": "update", "path": file.path, "content": b64(&file.contents), "sha": sha
+                }),
+                Operation::Delete(path, sha) => {
+                    json!({"operation": "delete", "path": path, "sha": sha})
+                }
+            })
+            .collect();
+        let changed = with_previous(&self.rest, changed, &existing, |sha| {
+            format!("/repos/{repo}/git/blobs/{sha}")
+        })
+        .await?;
 
         let reused = match self.branch_head(repo, &change.branch).await? {
             Some(head) => {

@@ -10,117 +10,52 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine as _;
-use reqwest::{Method, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::Method;
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
-use super::{
-    ChangeSet, ChangedFile, FileStatus, Forge, ForgeError, Published, PullRef, PullRequest,
-    PullState,
-};
+use super::rest::{Auth, Operation, Rest, compare, with_previous, within};
+use super::{ChangeSet, Forge, ForgeError, Published, PullRef, PullRequest, PullState};
 
 /// A GitHub repository's API.
 #[derive(Debug, Clone)]
 pub struct GitHub {
-    http: reqwest::Client,
-    /// `https://api.github.com`, or `https://HOST/api/v3` for GitHub Enterprise.
-    api: String,
-    token: SecretString,
+    rest: Rest,
 }
 
 impl GitHub {
     pub const DEFAULT_API: &'static str = "https://api.github.com";
 
-    /// A client for `api` with `token`; every call gives up after `timeout`.
+    /// A client for `api` (`https://api.github.com`, or `https://HOST/api/v3` for GitHub
+    /// Enterprise) with `token`; every call gives up after `timeout`.
     pub fn new(api: &str, token: SecretString, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent("signalbox")
-            .build()
-            .expect("an HTTP client with default TLS builds");
+        let extra = vec![
+            ("Accept", "application/vnd.github+json"),
+            ("X-GitHub-Api-Version", "2022-11-28"),
+        ];
         Self {
-            http,
-            api: api.trim_end_matches('/').to_owned(),
-            token,
+            rest: Rest::new("GitHub", api, token, Auth::Bearer, extra, timeout),
         }
     }
 
-    /// One API call; non-success answers become [`ForgeError`]s that say whether to retry.
     async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, ForgeError> {
-        self.call_optional(method, path, body)
-            .await?
-            .ok_or_else(|| ForgeError::Permanent(format!("GitHub: {path} was not found")))
+        self.rest.must(method, path, body).await
     }
 
-    /// Like [`GitHub::call`], with `None` for 404.
     async fn call_optional(
         &self,
         method: Method,
         path: &str,
         body: Option<Value>,
     ) -> Result<Option<Value>, ForgeError> {
-        let url = format!("{}{path}", self.api);
-        let mut request = self
-            .http
-            .request(method.clone(), &url)
-            .bearer_auth(self.token.expose_secret())
-            .header("Accept", "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", "2022-11-28");
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.map_err(|e| {
-            ForgeError::transient(if e.is_timeout() {
-                format!("GitHub did not answer {method} {path} in time")
-            } else {
-                format!("GitHub could not be reached for {method} {path}: {e}")
-            })
-        })?;
-        let status = response.status();
-        if status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let retry_after = retry_after(response.headers());
-        let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
-            || (status == StatusCode::FORBIDDEN
-                && response
-                    .headers()
-                    .get("x-ratelimit-remaining")
-                    .is_some_and(|v| v == "0"));
-        let text = response.text().await.map_err(|e| {
-            ForgeError::transient(format!("GitHub's answer to {method} {path} broke off: {e}"))
-        })?;
-        if status.is_success() {
-            return serde_json::from_str(&text).map(Some).map_err(|e| {
-                ForgeError::transient(format!(
-                    "GitHub's answer to {method} {path} is not JSON: {e}"
-                ))
-            });
-        }
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v["message"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| text.chars().take(200).collect());
-        let what = format!("GitHub answered {method} {path} with {status}: {message}");
-        if rate_limited || status.is_server_error() {
-            return Err(ForgeError::Transient {
-                message: what,
-                retry_after,
-            });
-        }
-        Err(ForgeError::Permanent(match status {
-            StatusCode::UNAUTHORIZED => format!("{what} (check the forge token)"),
-            StatusCode::FORBIDDEN => format!("{what} (the token lacks permission)"),
-            _ => what,
-        }))
+        self.rest.optional(method, path, body).await
     }
 
     async fn branch_head(&self, repo: &str, branch: &str) -> Result<Option<String>, ForgeError> {
@@ -151,20 +86,6 @@ impl GitHub {
                 .filter_map(|p| p["sha"].as_str().map(str::to_owned))
                 .collect(),
         })
-    }
-
-    async fn blob(&self, repo: &str, sha: &str) -> Result<String, ForgeError> {
-        let blob = self
-            .call(Method::GET, &format!("/repos/{repo}/git/blobs/{sha}"), None)
-            .await?;
-        let encoded: String = field::<String>(&blob["content"], "content")?
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .map_err(|e| ForgeError::transient(format!("GitHub blob {sha} is not base64: {e}")))?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// The pull request whose head is `branch`, open or not.
@@ -227,33 +148,6 @@ fn field<T: serde::de::DeserializeOwned>(value: &Value, name: &str) -> Result<T,
         .map_err(|_| ForgeError::transient(format!("GitHub's answer lacks {name}")))
 }
 
-/// `Retry-After` in seconds, or the rate limit's reset time.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    if let Some(seconds) = headers
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-    {
-        return Some(Duration::from_secs(seconds));
-    }
-    let reset = headers
-        .get("x-ratelimit-reset")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs();
-    Some(Duration::from_secs(reset.saturating_sub(now)))
-}
-
-fn within(path: &str, root: &str) -> bool {
-    root.is_empty()
-        || path
-            .strip_prefix(root)
-            .is_some_and(|rest| rest.starts_with('/'))
-}
-
 #[async_trait]
 impl Forge for GitHub {
     fn name(&self) -> &'static str {
@@ -290,46 +184,25 @@ impl Forge for GitHub {
             .filter(|e| e.kind == "blob" && within(&e.path, &change.root))
             .map(|e| (e.path, e.sha))
             .collect();
-        let mut changed: Vec<ChangedFile> = Vec::new();
-        let mut tree_entries: Vec<Value> = Vec::new();
-        for file in &change.files {
-            let status = match existing.get(&file.path) {
-                None => FileStatus::Added,
-                Some(sha) if *sha == blob_id(&file.contents) => continue,
-                Some(_) => FileStatus::Modified,
-            };
-            tree_entries.push(json!({
-                "path": file.path, "mode": "100644", "type": "blob", "content": file.contents
-            }));
-            changed.push(ChangedFile {
-                path: file.path.clone(),
-                status,
-                contents: Some(file.contents.clone()),
-                previous: None,
-            });
-        }
-        for path in existing.keys() {
-            if !change.files.iter().any(|f| f.path == *path) {
-                tree_entries.push(json!({
-                    "path": path, "mode": "100644", "type": "blob", "sha": null
-                }));
-                changed.push(ChangedFile {
-                    path: path.clone(),
-                    status: FileStatus::Deleted,
-                    contents: None,
-                    previous: None,
-                });
-            }
-        }
+        let (operations, changed) = compare(change, &existing);
         if changed.is_empty() {
             return Ok(Published::AlreadyThere { base_sha: base });
         }
-        for file in &mut changed {
-            if file.status != FileStatus::Added {
-                file.previous = Some(self.blob(repo, &existing[&file.path]).await?);
-            }
-        }
-        changed.sort_by(|a, b| a.path.cmp(&b.path));
+        let tree_entries: Vec<Value> = operations
+            .iter()
+            .map(|operation| match operation {
+                Operation::Create(file) | Operation::Update(file, _) => json!({
+                    "path": file.path, "mode": "100644", "type": "blob", "content": file.contents
+                }),
+                Operation::Delete(path, _) => json!({
+                    "path": path, "mode": "100644", "type": "blob", "sha": null
+                }),
+            })
+            .collect();
+        let changed = with_previous(&self.rest, changed, &existing, |sha| {
+            format!("/repos/{repo}/git/blobs/{sha}")
+        })
+        .await?;
 
         let new_tree = self
             .call(

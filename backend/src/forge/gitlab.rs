@@ -7,24 +7,18 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine as _;
-use reqwest::{Method, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::Method;
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{
-    ChangeSet, ChangedFile, FileStatus, Forge, ForgeError, Published, PullRef, PullRequest,
-    PullState, blob_id,
-};
+use super::rest::{Auth, Operation, Rest, compare, with_previous};
+use super::{ChangeSet, Forge, ForgeError, Published, PullRef, PullRequest, PullState};
 
 /// A GitLab project's API.
 #[derive(Debug, Clone)]
 pub struct GitLab {
-    http: reqwest::Client,
-    /// `https://gitlab.com/api/v4`, or `https://HOST/api/v4`.
-    api: String,
-    token: SecretString,
+    rest: Rest,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,87 +53,18 @@ fn encode(segment: &str) -> String {
 impl GitLab {
     pub const DEFAULT_API: &'static str = "https://gitlab.com/api/v4";
 
+    /// A client for `api` (`https://gitlab.com/api/v4`, or `https://HOST/api/v4`).
     pub fn new(api: &str, token: SecretString, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent("signalbox")
-            .build()
-            .expect("an HTTP client with default TLS builds");
         Self {
-            http,
-            api: api.trim_end_matches('/').to_owned(),
-            token,
+            rest: Rest::new(
+                "GitLab",
+                api,
+                token,
+                Auth::PrivateToken,
+                Vec::new(),
+                timeout,
+            ),
         }
-    }
-
-    /// One call: `Ok(None)` for 404, the JSON body and the `X-Next-Page` header otherwise.
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Option<(Value, Option<String>)>, ForgeError> {
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.api))
-            .header("PRIVATE-TOKEN", self.token.expose_secret());
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.map_err(|e| {
-            ForgeError::transient(if e.is_timeout() {
-                format!("GitLab did not answer {method} {path} in time")
-            } else {
-                format!("GitLab could not be reached for {method} {path}: {e}")
-            })
-        })?;
-        let status = response.status();
-        if status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let next_page = response
-            .headers()
-            .get("x-next-page")
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned);
-        let text = response.text().await.map_err(|e| {
-            ForgeError::transient(format!("GitLab's answer to {method} {path} broke off: {e}"))
-        })?;
-        if status.is_success() {
-            let value = serde_json::from_str(&text).map_err(|e| {
-                ForgeError::transient(format!(
-                    "GitLab's answer to {method} {path} is not JSON: {e}"
-                ))
-            })?;
-            return Ok(Some((value, next_page)));
-        }
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .map(|v| match &v["message"] {
-                Value::String(s) => s.clone(),
-                Value::Null => v["error"].as_str().unwrap_or_default().to_owned(),
-                other => other.to_string(),
-            })
-            .unwrap_or_else(|| text.chars().take(200).collect());
-        let what = format!("GitLab answered {method} {path} with {status}: {message}");
-        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            return Err(ForgeError::Transient {
-                message: what,
-                retry_after,
-            });
-        }
-        Err(ForgeError::Permanent(match status {
-            StatusCode::UNAUTHORIZED => format!("{what} (check the forge token)"),
-            StatusCode::FORBIDDEN => format!("{what} (the token lacks permission)"),
-            _ => what,
-        }))
     }
 
     async fn must(
@@ -148,10 +73,7 @@ impl GitLab {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, ForgeError> {
-        self.call(method, path, body)
-            .await?
-            .map(|(value, _)| value)
-            .ok_or_else(|| ForgeError::Permanent(format!("GitLab: {path} was not found")))
+        self.rest.must(method, path, body).await
     }
 
     /// The newest commit of a branch and its parents, if the branch exists.
@@ -161,7 +83,8 @@ impl GitLab {
         branch: &str,
     ) -> Result<Option<(String, Vec<String>)>, ForgeError> {
         let found = self
-            .call(
+            .rest
+            .optional(
                 Method::GET,
                 &format!(
                     "/projects/{}/repository/branches/{}",
@@ -171,7 +94,7 @@ impl GitLab {
                 None,
             )
             .await?;
-        Ok(found.and_then(|(v, _)| {
+        Ok(found.and_then(|v| {
             let id = v["commit"]["id"].as_str()?.to_owned();
             let parents = v["commit"]["parent_ids"]
                 .as_array()
@@ -199,38 +122,23 @@ impl GitLab {
                 encode(reference),
                 encode(root)
             );
-            let Some((value, next)) = self.call(Method::GET, &path, None).await? else {
+            let Some(answer) = self.rest.call(Method::GET, &path, None).await? else {
                 // The environment's folder does not exist yet.
                 return Ok(files);
             };
-            let entries: Vec<TreeEntry> = serde_json::from_value(value)
+            let entries: Vec<TreeEntry> = serde_json::from_value(answer.value)
                 .map_err(|e| ForgeError::transient(format!("GitLab's tree listing: {e}")))?;
             for entry in entries.into_iter().filter(|e| e.kind == "blob") {
                 files.insert(entry.path, entry.id);
             }
-            page = next;
+            page = answer
+                .headers
+                .get("x-next-page")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned);
         }
         Ok(files)
-    }
-
-    async fn blob(&self, repo: &str, sha: &str) -> Result<String, ForgeError> {
-        let blob = self
-            .must(
-                Method::GET,
-                &format!("/projects/{}/repository/blobs/{sha}", project(repo)),
-                None,
-            )
-            .await?;
-        let encoded: String = blob["content"]
-            .as_str()
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .map_err(|e| ForgeError::transient(format!("GitLab blob {sha} is not base64: {e}")))?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     async fn find_merge_request(
@@ -273,43 +181,26 @@ impl Forge for GitLab {
                 ))
             })?;
         let existing = self.files_under(repo, &change.root, &base).await?;
-        let mut actions = Vec::new();
-        let mut changed = Vec::new();
-        for file in &change.files {
-            let (action, status) = match existing.get(&file.path) {
-                None => ("create", FileStatus::Added),
-                Some(id) if *id == blob_id(&file.contents) => continue,
-                Some(_) => ("update", FileStatus::Modified),
-            };
-            actions
-                .push(json!({"action": action, "file_path": file.path, "content": file.contents}));
-            changed.push(ChangedFile {
-                path: file.path.clone(),
-                status,
-                contents: Some(file.contents.clone()),
-                previous: None,
-            });
-        }
-        for path in existing.keys() {
-            if !change.files.iter().any(|f| f.path == *path) {
-                actions.push(json!({"action": "delete", "file_path": path}));
-                changed.push(ChangedFile {
-                    path: path.clone(),
-                    status: FileStatus::Deleted,
-                    contents: None,
-                    previous: None,
-                });
-            }
-        }
+        let (operations, changed) = compare(change, &existing);
         if changed.is_empty() {
             return Ok(Published::AlreadyThere { base_sha: base });
         }
-        for file in &mut changed {
-            if file.status != FileStatus::Added {
-                file.previous = Some(self.blob(repo, &existing[&file.path]).await?);
-            }
-        }
-        changed.sort_by(|a, b| a.path.cmp(&b.path));
+        let actions: Vec<Value> = operations
+            .iter()
+            .map(|operation| match operation {
+                Operation::Create(file) => {
+                    json!({"action": "create", "file_path": file.path, "content": file.contents})
+                }
+                Operation::Update(file, _) => {
+                    json!({"action": "update", "file_path": file.path, "content": file.contents})
+                }
+                Operation::Delete(path, _) => json!({"action": "delete", "file_path": path}),
+            })
+            .collect();
+        let changed = with_previous(&self.rest, changed, &existing, |sha| {
+            format!("/projects/{}/repository/blobs/{sha}", project(repo))
+        })
+        .await?;
 
         // The same request on the same base renders the same files: a branch made on this base
         // by an earlier attempt already holds them.

@@ -9,6 +9,7 @@ mod gitea;
 mod github;
 mod gitlab;
 mod local_git;
+mod rest;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
