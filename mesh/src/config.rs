@@ -102,6 +102,20 @@ pub struct GitOpsConfig {
     /// Reviewers every pull request asks for (forge user names).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reviewers: Vec<String>,
+    /// GitHub only: sign in as a GitHub App installation instead of with a token (the App's
+    /// private key comes from the environment, never from this file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_app: Option<GitHubAppConfig>,
+}
+
+/// A GitHub App installation that pushes branches and opens pull requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GitHubAppConfig {
+    /// The App's id (GitHub shows it on the App's settings page).
+    pub app_id: u64,
+    /// The installation on the organisation or repository.
+    pub installation_id: u64,
 }
 
 /// Egress of an environment: `direct` (sidecars reach external hosts themselves) or `gateway`

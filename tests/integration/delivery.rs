@@ -866,6 +866,29 @@ async fn gitlab_and_gitea_webhooks_are_checked_and_settle_their_requests() {
         .expect("sent");
     assert_eq!(right.status(), 200);
     assert_eq!(state_of(&app, closed_on_gitea).await, "pr_closed");
+
+    // A closed pull request frees its claim: another team may now ask for the path.
+    let roles = requester();
+    requests::submit(
+        &app.pool,
+        &app.catalog,
+        Actor {
+            subject: "alice",
+            name: "Alice",
+            roles: &roles,
+        },
+        Submission {
+            request: route("team-a", "/billing"),
+            justification: "the path is free again".to_owned(),
+            key: Uuid::new_v4(),
+            operation: Operation::Create,
+            supersedes: None,
+        },
+    )
+    .await
+    .expect("the closed request no longer holds /billing");
+    let said = actions(&app, closed_on_gitea).await;
+    assert_eq!(said.last().map(String::as_str), Some("pr_closed"));
     app.stop().await;
 }
 

@@ -395,3 +395,83 @@ async fn the_state_of_a_pull_request_is_open_merged_or_closed() {
         PullState::Closed
     );
 }
+
+#[tokio::test]
+async fn as_a_github_app_each_call_uses_an_installation_token_made_from_a_signed_jwt() {
+    let server = MockServer::start().await;
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let expires = expires
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("formats");
+    Mock::given(method("POST"))
+        .and(path("/app/installations/99/access_tokens"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"token": "ghs_installation", "expires_at": expires})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/pulls/7")))
+        .and(header("authorization", "Bearer ghs_installation"))
+        .respond_with(ok(pull_json()))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let key = SecretString::from(include_str!("../fixtures/oidc-signing-key.pem").to_owned());
+    let app = backend::forge::GitHubApp::new(12345, 99, &key).expect("an RSA key");
+    let forge = GitHub::as_app(&server.uri(), app, Duration::from_secs(5));
+    let pull = PullRef {
+        repository: "platform/mesh-config".to_owned(),
+        base_branch: "main".to_owned(),
+        branch: BRANCH.to_owned(),
+        number: Some(7),
+        head_sha: "commit1".to_owned(),
+    };
+    assert_eq!(forge.state(&pull).await.expect("state"), PullState::Open);
+    assert_eq!(
+        forge.state(&pull).await.expect("state"),
+        PullState::Open,
+        "the installation token is kept while it is valid"
+    );
+
+    // The token request carried the App's JWT: RS256, issued by the App, short-lived.
+    let requests = server.received_requests().await.expect("recorded");
+    let jwt = requests
+        .iter()
+        .find(|r| r.url.path().ends_with("/access_tokens"))
+        .and_then(|r| {
+            r.headers
+                .get("authorization")?
+                .to_str()
+                .ok()?
+                .strip_prefix("Bearer ")
+                .map(str::to_owned)
+        })
+        .expect("a bearer JWT");
+    let parts: Vec<&str> = jwt.split('.').collect();
+    assert_eq!(parts.len(), 3, "{jwt}");
+    let decode = |part: &str| -> Value {
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .expect("base64url"),
+        )
+        .expect("json")
+    };
+    assert_eq!(decode(parts[0])["alg"], "RS256");
+    let claims = decode(parts[1]);
+    assert_eq!(claims["iss"], "12345");
+    let lifetime = claims["exp"].as_i64().unwrap_or(0) - claims["iat"].as_i64().unwrap_or(0);
+    assert!(
+        lifetime > 0 && lifetime <= 600,
+        "GitHub accepts at most ten minutes: {lifetime}"
+    );
+
+    // A key that is not one is refused when the forge is set up.
+    let refused = backend::forge::GitHubApp::new(1, 1, &SecretString::from("not a key".to_owned()))
+        .err()
+        .unwrap_or_default();
+    assert!(refused.contains("not an RSA private key"), "{refused}");
+}

@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::rest::{Auth, Operation, Rest, compare, with_previous, within};
+use super::rest::{Auth, Credentials, Operation, Rest, compare, with_previous, within};
 use super::{ChangeSet, Forge, ForgeError, Published, PullRef, PullRequest, PullState};
 
 /// A Gitea or Forgejo repository's API.
@@ -59,7 +59,14 @@ impl Gitea {
     pub fn new(api: &str, token: SecretString, timeout: Duration) -> Self {
         let extra = vec![("Accept", "application/json")];
         Self {
-            rest: Rest::new("Gitea", api, token, Auth::Token, extra, timeout),
+            rest: Rest::new(
+                "Gitea",
+                api,
+                Credentials::Token(token),
+                Auth::Token,
+                extra,
+                timeout,
+            ),
         }
     }
 

@@ -9,15 +9,138 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use base64::Engine as _;
+use openidconnect::PrivateSigningKey as _;
+use openidconnect::core::{CoreJwsSigningAlgorithm, CoreRsaPrivateSigningKey};
 use reqwest::Method;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
-use super::rest::{Auth, Operation, Rest, compare, with_previous, within};
+use super::rest::{Auth, Credentials, Operation, Rest, compare, with_previous, within};
 use super::{ChangeSet, Forge, ForgeError, Published, PullRef, PullRequest, PullState};
+
+/// What every GitHub call sends.
+const HEADERS: [(&str, &str); 2] = [
+    ("Accept", "application/vnd.github+json"),
+    ("X-GitHub-Api-Version", "2022-11-28"),
+];
+
+/// A GitHub App installation: each call uses an installation token, made from a JWT signed with
+/// the App's private key (RS256) and kept until a minute before it expires.
+pub struct GitHubApp {
+    app_id: u64,
+    installation_id: u64,
+    key: CoreRsaPrivateSigningKey,
+    cached: tokio::sync::Mutex<Option<(SecretString, i64)>>,
+}
+
+impl std::fmt::Debug for GitHubApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key and tokens are never printed.
+        f.debug_struct("GitHubApp")
+            .field("app_id", &self.app_id)
+            .field("installation_id", &self.installation_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GitHubApp {
+    /// `key` is the App's private key as GitHub hands it out (PEM).
+    pub fn new(app_id: u64, installation_id: u64, key: &SecretString) -> Result<Self, String> {
+        let key = CoreRsaPrivateSigningKey::from_pem(key.expose_secret(), None)
+            .map_err(|e| format!("the GitHub App key is not an RSA private key in PEM: {e}"))?;
+        Ok(Self {
+            app_id,
+            installation_id,
+            key,
+            cached: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The JWT that authenticates the App itself: issued a minute ago (clock skew), valid nine
+    /// minutes (GitHub allows ten).
+    fn jwt(&self, now: i64) -> Result<String, ForgeError> {
+        let encode = |value: &Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(serde_json::to_vec(value).expect("JSON values serialize"))
+        };
+        let header = encode(&json!({ "alg": "RS256", "typ": "JWT" }));
+        let claims = encode(&json!({
+            "iat": now - 60,
+            "exp": now + 540,
+            "iss": self.app_id.to_string(),
+        }));
+        let input = format!("{header}.{claims}");
+        let signature = self
+            .key
+            .sign(
+                &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+                input.as_bytes(),
+            )
+            .map_err(|e| ForgeError::Permanent(format!("signing the GitHub App JWT: {e}")))?;
+        Ok(format!(
+            "{input}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature)
+        ))
+    }
+
+    /// An installation token, made anew when the kept one is about to expire.
+    pub(super) async fn token(
+        &self,
+        http: &reqwest::Client,
+        api: &str,
+    ) -> Result<SecretString, ForgeError> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut cached = self.cached.lock().await;
+        if let Some((token, expires)) = cached.as_ref()
+            && *expires - now > 60
+        {
+            return Ok(token.clone());
+        }
+        let path = format!("/app/installations/{}/access_tokens", self.installation_id);
+        let response = http
+            .post(format!("{api}{path}"))
+            .bearer_auth(self.jwt(now)?)
+            .header(HEADERS[0].0, HEADERS[0].1)
+            .header(HEADERS[1].0, HEADERS[1].1)
+            .send()
+            .await
+            .map_err(|e| {
+                ForgeError::transient(format!("GitHub could not be reached for {path}: {e}"))
+            })?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let what = format!(
+                "GitHub refused an installation token for App {} ({status}): {}",
+                self.app_id,
+                body["message"].as_str().unwrap_or_default()
+            );
+            return Err(if status.is_server_error() || status.as_u16() == 429 {
+                ForgeError::transient(what)
+            } else {
+                ForgeError::Permanent(format!("{what}; check the App id, installation and key"))
+            });
+        }
+        let token = body["token"].as_str().ok_or_else(|| {
+            ForgeError::transient("GitHub's installation token answer has no token")
+        })?;
+        let expires = body["expires_at"]
+            .as_str()
+            .and_then(|at| {
+                time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()
+            })
+            .map_or(now + 600, |at| at.unix_timestamp());
+        let token = SecretString::from(token.to_owned());
+        *cached = Some((token.clone(), expires));
+        Ok(token)
+    }
+}
 
 /// A GitHub repository's API.
 #[derive(Debug, Clone)]
@@ -31,12 +154,24 @@ impl GitHub {
     /// A client for `api` (`https://api.github.com`, or `https://HOST/api/v3` for GitHub
     /// Enterprise) with `token`; every call gives up after `timeout`.
     pub fn new(api: &str, token: SecretString, timeout: Duration) -> Self {
-        let extra = vec![
-            ("Accept", "application/vnd.github+json"),
-            ("X-GitHub-Api-Version", "2022-11-28"),
-        ];
+        Self::with_credentials(api, Credentials::Token(token), timeout)
+    }
+
+    /// A client that signs in as a GitHub App installation.
+    pub fn as_app(api: &str, app: GitHubApp, timeout: Duration) -> Self {
+        Self::with_credentials(api, Credentials::GitHubApp(Arc::new(app)), timeout)
+    }
+
+    fn with_credentials(api: &str, credentials: Credentials, timeout: Duration) -> Self {
         Self {
-            rest: Rest::new("GitHub", api, token, Auth::Bearer, extra, timeout),
+            rest: Rest::new(
+                "GitHub",
+                api,
+                credentials,
+                Auth::Bearer,
+                HEADERS.to_vec(),
+                timeout,
+            ),
         }
     }
 

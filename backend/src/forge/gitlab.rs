@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::rest::{Auth, Operation, Rest, compare, with_previous};
+use super::rest::{Auth, Credentials, Operation, Rest, compare, with_previous};
 use super::{ChangeSet, Forge, ForgeError, Published, PullRef, PullRequest, PullState};
 
 /// A GitLab project's API.
@@ -59,7 +59,7 @@ impl GitLab {
             rest: Rest::new(
                 "GitLab",
                 api,
-                token,
+                Credentials::Token(token),
                 Auth::PrivateToken,
                 Vec::new(),
                 timeout,

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use gitea::Gitea;
-pub use github::{GitHub, blob_id};
+pub use github::{GitHub, GitHubApp, blob_id};
 pub use gitlab::GitLab;
 pub use local_git::LocalGit;
 
@@ -162,9 +162,18 @@ impl Forges {
             let forge: Arc<dyn Forge> = match kind {
                 "local" => Arc::new(LocalGit::new(base_dir.join(repository))),
                 "github" => {
-                    let token = token_of(env)?;
                     let api = env.gitops.api_url.as_deref().unwrap_or(GitHub::DEFAULT_API);
-                    Arc::new(GitHub::new(api, token, Duration::from_secs(30)))
+                    match &env.gitops.github_app {
+                        Some(app) => {
+                            let key = app_key_of(env)?;
+                            let app = GitHubApp::new(app.app_id, app.installation_id, &key)
+                                .map_err(|problem| {
+                                    anyhow::anyhow!("environment {}: {problem}", env.name)
+                                })?;
+                            Arc::new(GitHub::as_app(api, app, Duration::from_secs(30)))
+                        }
+                        None => Arc::new(GitHub::new(api, token_of(env)?, Duration::from_secs(30))),
+                    }
                 }
                 "gitlab" => {
                     let token = token_of(env)?;
@@ -219,6 +228,25 @@ fn token_of(env: &mesh::catalog::Environment) -> anyhow::Result<secrecy::SecretS
                  token that may push branches and open pull requests",
                 env.name,
                 env.gitops.forge.as_deref().unwrap_or_default()
+            )
+        })
+}
+
+/// The GitHub App private key (PEM) of an environment: `SIGNALBOX_GITOPS_APP_KEY_<ENV>`, else
+/// `SIGNALBOX_GITOPS_APP_KEY`. Never logged.
+fn app_key_of(env: &mesh::catalog::Environment) -> anyhow::Result<secrecy::SecretString> {
+    let specific = format!(
+        "SIGNALBOX_GITOPS_APP_KEY_{}",
+        env.name.as_str().to_ascii_uppercase().replace('-', "_")
+    );
+    std::env::var(&specific)
+        .or_else(|_| std::env::var("SIGNALBOX_GITOPS_APP_KEY"))
+        .map(secrecy::SecretString::from)
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "environment {} signs in to GitHub as an App: set {specific} (or \
+                 SIGNALBOX_GITOPS_APP_KEY) to the App's private key (PEM)",
+                env.name
             )
         })
 }

@@ -13,6 +13,15 @@ use serde_json::Value;
 
 use super::{ChangeSet, ChangedFile, FileStatus, ForgeError, blob_id};
 
+/// What a call authenticates with.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// A personal, project or bot token.
+    Token(SecretString),
+    /// A GitHub App installation: short-lived tokens made from the App's key.
+    GitHubApp(std::sync::Arc<super::github::GitHubApp>),
+}
+
 /// How a forge wants its token.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Auth {
@@ -31,7 +40,7 @@ pub(super) struct Rest {
     forge: &'static str,
     http: reqwest::Client,
     base: String,
-    token: SecretString,
+    credentials: Credentials,
     auth: Auth,
     /// Headers every call sends (API version, media type).
     extra: Vec<(&'static str, &'static str)>,
@@ -47,7 +56,7 @@ impl Rest {
     pub(super) fn new(
         forge: &'static str,
         base: &str,
-        token: SecretString,
+        credentials: Credentials,
         auth: Auth,
         extra: Vec<(&'static str, &'static str)>,
         timeout: Duration,
@@ -61,7 +70,7 @@ impl Rest {
             forge,
             http,
             base: base.trim_end_matches('/').to_owned(),
-            token,
+            credentials,
             auth,
             extra,
         }
@@ -77,7 +86,11 @@ impl Rest {
         body: Option<Value>,
     ) -> Result<Option<Answer>, ForgeError> {
         let forge = self.forge;
-        let token = self.token.expose_secret();
+        let token = match &self.credentials {
+            Credentials::Token(token) => token.clone(),
+            Credentials::GitHubApp(app) => app.token(&self.http, &self.base).await?,
+        };
+        let token = token.expose_secret();
         let mut request = self
             .http
             .request(method.clone(), format!("{}{path}", self.base));
