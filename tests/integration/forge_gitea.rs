@@ -5,49 +5,36 @@
 
 use std::time::Duration;
 
-use backend::forge::{
-    ChangeSet, FileStatus, Forge, ForgeError, Gitea, Published, PullRef, PullState, blob_id,
-};
+use backend::forge::{ChangeSet, FileStatus, Forge, ForgeError, Gitea, Published, blob_id};
 use base64::Engine as _;
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use signalbox_tests::forge_fixtures::{self as fixtures, BRANCH, ok};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const REPO: &str = "/repos/platform/mesh-config";
-const BRANCH: &str = "signalbox/dev/0123456789abcdef0123456789abcdef";
 const KEPT: &str = "kind: Kept\n";
 const OLD: &str = "kind: Old\n";
 
 fn change() -> ChangeSet {
-    ChangeSet {
-        repository: "platform/mesh-config".to_owned(),
-        base_branch: "main".to_owned(),
-        branch: BRANCH.to_owned(),
-        root: "dev".to_owned(),
-        files: vec![
-            mesh::RenderedFile {
-                path: "dev/kept.yaml".to_owned(),
-                contents: KEPT.to_owned(),
-            },
-            mesh::RenderedFile {
-                path: "dev/old.yaml".to_owned(),
-                contents: "kind: Changed\n".to_owned(),
-            },
+    fixtures::change(
+        &[
+            ("dev/kept.yaml", KEPT),
+            (
+                "dev/old.yaml",
+                "kind: Changed
+",
+            ),
         ],
-        title: "Change /orders for team-a in dev".to_owned(),
-        body: "| Request | ... |".to_owned(),
-        labels: vec!["mesh".to_owned()],
-        reviewers: Vec::new(),
-    }
+        "Change /orders for team-a in dev",
+        &["mesh"],
+        &[],
+    )
 }
 
 fn gitea(server: &MockServer, timeout: Duration) -> Gitea {
     Gitea::new(&server.uri(), SecretString::from("gt-token"), timeout)
-}
-
-fn ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
 }
 
 fn pull_json() -> Value {
@@ -319,22 +306,5 @@ async fn errors_say_whether_to_retry_and_states_are_read() {
         }
         other => panic!("{other:?}"),
     }
-    let pull = |number| PullRef {
-        repository: "platform/mesh-config".to_owned(),
-        base_branch: "main".to_owned(),
-        branch: BRANCH.to_owned(),
-        number: Some(number),
-        head_sha: "commit1".to_owned(),
-    };
-    assert_eq!(forge.state(&pull(1)).await.expect("state"), PullState::Open);
-    assert_eq!(
-        forge.state(&pull(2)).await.expect("state"),
-        PullState::Merged {
-            sha: Some("m2".to_owned())
-        }
-    );
-    assert_eq!(
-        forge.state(&pull(3)).await.expect("state"),
-        PullState::Closed
-    );
+    fixtures::assert_reads_open_merged_closed(&forge).await;
 }

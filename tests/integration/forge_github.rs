@@ -6,48 +6,38 @@
 use std::time::Duration;
 
 use backend::forge::{
-    ChangeSet, FileStatus, Forge, ForgeError, GitHub, Published, PullRef, PullState, blob_id,
+    ChangeSet, FileStatus, Forge, ForgeError, GitHub, Published, PullState, blob_id,
 };
 use base64::Engine as _;
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use signalbox_tests::forge_fixtures::{self as fixtures, BRANCH, ok};
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const REPO: &str = "/repos/platform/mesh-config";
-const BRANCH: &str = "signalbox/dev/0123456789abcdef0123456789abcdef";
 const KEPT: &str = "apiVersion: v1\nkind: Kept\n";
 const OLD: &str = "apiVersion: v1\nkind: Old\n";
 
 fn change() -> ChangeSet {
-    ChangeSet {
-        repository: "platform/mesh-config".to_owned(),
-        base_branch: "main".to_owned(),
-        branch: BRANCH.to_owned(),
-        root: "dev".to_owned(),
-        files: vec![
-            mesh::RenderedFile {
-                path: "dev/kept.yaml".to_owned(),
-                contents: KEPT.to_owned(),
-            },
-            mesh::RenderedFile {
-                path: "dev/new.yaml".to_owned(),
-                contents: "apiVersion: v1\nkind: New\n".to_owned(),
-            },
+    fixtures::change(
+        &[
+            ("dev/kept.yaml", KEPT),
+            (
+                "dev/new.yaml",
+                "apiVersion: v1
+kind: New
+",
+            ),
         ],
-        title: "Add /orders for team-a in dev".to_owned(),
-        body: "| Request | ... |".to_owned(),
-        labels: vec!["mesh".to_owned()],
-        reviewers: vec!["platform-lead".to_owned()],
-    }
+        "Add /orders for team-a in dev",
+        &["mesh"],
+        &["platform-lead"],
+    )
 }
 
 fn github(server: &MockServer, timeout: Duration) -> GitHub {
     GitHub::new(&server.uri(), SecretString::from("t0ken"), timeout)
-}
-
-fn ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
 }
 
 /// The base branch: `main` at `base1`, whose tree holds a file the change keeps as it is, one it
@@ -376,24 +366,7 @@ async fn the_state_of_a_pull_request_is_open_merged_or_closed() {
             .await;
     }
     let forge = github(&server, Duration::from_secs(5));
-    let pull = |number| PullRef {
-        repository: "platform/mesh-config".to_owned(),
-        base_branch: "main".to_owned(),
-        branch: BRANCH.to_owned(),
-        number: Some(number),
-        head_sha: "commit1".to_owned(),
-    };
-    assert_eq!(forge.state(&pull(1)).await.expect("state"), PullState::Open);
-    assert_eq!(
-        forge.state(&pull(2)).await.expect("state"),
-        PullState::Merged {
-            sha: Some("m2".to_owned())
-        }
-    );
-    assert_eq!(
-        forge.state(&pull(3)).await.expect("state"),
-        PullState::Closed
-    );
+    fixtures::assert_reads_open_merged_closed(&forge).await;
 }
 
 #[tokio::test]
@@ -422,13 +395,7 @@ async fn as_a_github_app_each_call_uses_an_installation_token_made_from_a_signed
     let key = SecretString::from(include_str!("../fixtures/oidc-signing-key.pem").to_owned());
     let app = backend::forge::GitHubApp::new(12345, 99, &key).expect("an RSA key");
     let forge = GitHub::as_app(&server.uri(), app, Duration::from_secs(5));
-    let pull = PullRef {
-        repository: "platform/mesh-config".to_owned(),
-        base_branch: "main".to_owned(),
-        branch: BRANCH.to_owned(),
-        number: Some(7),
-        head_sha: "commit1".to_owned(),
-    };
+    let pull = fixtures::pull_ref(7);
     assert_eq!(forge.state(&pull).await.expect("state"), PullState::Open);
     assert_eq!(
         forge.state(&pull).await.expect("state"),

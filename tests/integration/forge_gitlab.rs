@@ -5,50 +5,37 @@
 
 use std::time::Duration;
 
-use backend::forge::{
-    ChangeSet, FileStatus, Forge, ForgeError, GitLab, Published, PullRef, PullState, blob_id,
-};
+use backend::forge::{ChangeSet, FileStatus, Forge, ForgeError, GitLab, Published, blob_id};
 use base64::Engine as _;
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use signalbox_tests::forge_fixtures::{self as fixtures, BRANCH, ok};
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const PROJECT: &str = "/projects/platform%2Fmesh-config";
-const BRANCH: &str = "signalbox/dev/0123456789abcdef0123456789abcdef";
 const BRANCH_IN_URL: &str = "signalbox%2Fdev%2F0123456789abcdef0123456789abcdef";
 const KEPT: &str = "kind: Kept\n";
 const OLD: &str = "kind: Old\n";
 
 fn change() -> ChangeSet {
-    ChangeSet {
-        repository: "platform/mesh-config".to_owned(),
-        base_branch: "main".to_owned(),
-        branch: BRANCH.to_owned(),
-        root: "dev".to_owned(),
-        files: vec![
-            mesh::RenderedFile {
-                path: "dev/kept.yaml".to_owned(),
-                contents: KEPT.to_owned(),
-            },
-            mesh::RenderedFile {
-                path: "dev/new.yaml".to_owned(),
-                contents: "kind: New\n".to_owned(),
-            },
+    fixtures::change(
+        &[
+            ("dev/kept.yaml", KEPT),
+            (
+                "dev/new.yaml",
+                "kind: New
+",
+            ),
         ],
-        title: "Add /orders for team-a in dev".to_owned(),
-        body: "| Request | ... |".to_owned(),
-        labels: vec!["mesh".to_owned(), "signalbox".to_owned()],
-        reviewers: vec!["platform-lead".to_owned()],
-    }
+        "Add /orders for team-a in dev",
+        &["mesh", "signalbox"],
+        &["platform-lead"],
+    )
 }
 
 fn gitlab(server: &MockServer, timeout: Duration) -> GitLab {
     GitLab::new(&server.uri(), SecretString::from("gl-token"), timeout)
-}
-
-fn ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
 }
 
 fn merge_request() -> Value {
@@ -308,22 +295,5 @@ async fn the_state_of_a_merge_request_is_open_merged_or_closed() {
             .await;
     }
     let forge = gitlab(&server, Duration::from_secs(5));
-    let pull = |iid| PullRef {
-        repository: "platform/mesh-config".to_owned(),
-        base_branch: "main".to_owned(),
-        branch: BRANCH.to_owned(),
-        number: Some(iid),
-        head_sha: "commit1".to_owned(),
-    };
-    assert_eq!(forge.state(&pull(1)).await.expect("state"), PullState::Open);
-    assert_eq!(
-        forge.state(&pull(2)).await.expect("state"),
-        PullState::Merged {
-            sha: Some("m2".to_owned())
-        }
-    );
-    assert_eq!(
-        forge.state(&pull(3)).await.expect("state"),
-        PullState::Closed
-    );
+    fixtures::assert_reads_open_merged_closed(&forge).await;
 }
