@@ -5,6 +5,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WASM_BINDGEN_VERSION="0.2.130"   # must equal the `wasm-bindgen` pin in Cargo.toml
 SQLX_CLI_VERSION="0.8.6"         # must equal the `sqlx` version in Cargo.lock
+CARGO_DENY_VERSION="0.20.2"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 log() { printf '\n==> %s\n' "$*" >&2; }
@@ -33,6 +34,12 @@ ensure_cargo_tool() {
   if command -v "$bin" >/dev/null && "$bin" --version 2>/dev/null | grep -q "$version"; then return 0; fi
   log "installing $crate $version from crates.io"
   cargo install "$crate" --version "$version" "$@"
+}
+
+ensure_cargo_deny() {
+  # A debug build: it checks in seconds either way, and compiles in about a minute instead of
+  # several on two cores.
+  ensure_cargo_tool cargo-deny cargo-deny "$CARGO_DENY_VERSION" --locked --debug
 }
 
 ensure_wasm_bindgen() {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check and test of Signalbox, installing what is missing first (idempotently):
-# formatting, clippy, the sqlx query cache, the two-step build, the wasm32 build of the mesh core,
+# formatting, clippy, the dependencies' advisories and licenses (cargo deny), the sqlx query cache, the two-step build, the wasm32 build of the mesh core,
 # all Rust tests (unit, integration, browser) and the benchmarks in quick mode (criterion for
 # the mesh core, bench/pages.sh for the list pages).
 #   scripts/test.sh            everything
@@ -32,6 +32,9 @@ cargo fmt --all -- --check
 
 log "lints (clippy -D warnings)"
 cargo clippy --all-targets -- -D warnings
+
+log "supply chain (cargo deny: advisories, licenses, bans, sources)"
+scripts/supply-chain.sh
 
 log "sqlx query cache is current (cargo sqlx prepare --check)"
 check_db="signalbox_sqlx_check_$$"

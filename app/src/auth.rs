@@ -150,7 +150,7 @@ pub fn UserMenu() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || session.get().and_then(Result::ok).and_then(|info| info.viewer).map(|viewer| view! {
                 <div class="user-menu">
-                    <span class="user-name" id="user-name">{viewer.name.clone()}</span>
+                    <a class="user-name" id="user-name" href="/account" title="Your sessions">{viewer.name.clone()}</a>
                     <span class="user-roles">{viewer.describe_roles()}</span>
                     <form method="post" action="/auth/logout">
                         <button type="submit" class="link-button">"Sign out"</button>

@@ -112,6 +112,11 @@ pub fn App() -> impl IntoView {
                         view=|| view! { <auth::RequireAccess><pages::queue::QueuePage /></auth::RequireAccess> }
                     />
                     <Route
+                        path=StaticSegment("account")
+                        ssr=SsrMode::Async
+                        view=pages::account::AccountPage
+                    />
+                    <Route
                         path=StaticSegment("preview")
                         ssr=SsrMode::Async
                         view=|| view! { <auth::RequireAccess><pages::preview::PreviewPage /></auth::RequireAccess> }

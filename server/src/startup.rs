@@ -14,12 +14,12 @@ use tokio::net::TcpListener;
 use backend::Backend;
 use backend::auth::extract::AuthContext;
 use backend::auth::oidc::{OidcClient, OidcSettings};
+use backend::auth::sessions::HashedPostgresStore;
 use backend::auth::{AccessPolicy, SessionLimits};
 use backend::embedded_postgres::{self, EmbeddedPostgres};
 use backend::state::CatalogSource;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::config::Settings;
 use crate::http::auth::SignIn;
@@ -40,7 +40,7 @@ pub enum Mode {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
-    sessions: SessionManagerLayer<PostgresStore>,
+    sessions: SessionManagerLayer<HashedPostgresStore>,
     embedded: Option<EmbeddedPostgres>,
     workers: Vec<backend::jobs::Worker>,
 }
@@ -117,7 +117,7 @@ impl Application {
             Some(secure) => secure,
             None => https || !loopback,
         };
-        let sessions = SessionManagerLayer::new(PostgresStore::new(pool.clone()))
+        let sessions = SessionManagerLayer::new(HashedPostgresStore::new(pool.clone()))
             .with_name(session_cookie_name(secure))
             .with_http_only(true)
             .with_secure(secure)
@@ -351,17 +351,13 @@ async fn sign_in(
 /// delete of rows another replica already removed is harmless.
 async fn delete_expired_sessions(pool: sqlx::PgPool) {
     use tower_sessions::ExpiredDeletion as _;
-    let store = PostgresStore::new(pool);
+    let store = HashedPostgresStore::new(pool);
     loop {
-        // It returns only on an error (the database away, or not migrated yet): try again later.
-        if let Err(error) = store
-            .clone()
-            .continuously_delete_expired(Duration::from_secs(300))
-            .await
-        {
+        // An error is the database away, or not migrated yet: try again next round.
+        if let Err(error) = store.delete_expired().await {
             tracing::debug!(%error, "expired-session cleanup paused");
         }
-        tokio::time::sleep(Duration::from_secs(60)).await;
+        tokio::time::sleep(Duration::from_secs(300)).await;
     }
 }
 

@@ -208,7 +208,7 @@ async fn a_state_change_must_come_from_the_sites_own_scheme_host_and_port() {
 /// Seconds until the newest session row expires.
 async fn newest_session_lifetime(app: &TestApp) -> f64 {
     sqlx::query_scalar::<_, f64>(
-        "select extract(epoch from max(expiry_date) - now())::float8 from tower_sessions.session",
+        "select extract(epoch from max(expiry_date) - now())::float8 from sessions",
     )
     .fetch_one(&app.pool)
     .await
@@ -432,4 +432,212 @@ async fn the_demo_refuses_a_database_on_another_machine_unless_told() {
         built.is_ok(),
         "told explicitly, the demo starts (its pool connects lazily)"
     );
+}
+
+/// Posts `size` bytes with `Transfer-Encoding: chunked` (no declared length), as the app's client,
+/// and returns the status of the answer; the server may answer before reading everything.
+async fn chunked_post(app: &TestApp, path: &str, size: usize) -> u16 {
+    let address = app.address.trim_start_matches("http://");
+    let cookie = format!(
+        "signalbox_session={}",
+        app.session_cookie().expect("signed in")
+    );
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("writes");
+    let chunk = vec![b'a'; 64 * 1024];
+    let mut sent = 0;
+    while sent < size {
+        let frame = [
+            format!("{:x}\r\n", chunk.len()).into_bytes(),
+            chunk.clone(),
+            b"\r\n".to_vec(),
+        ]
+        .concat();
+        if stream.write_all(&frame).await.is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer)
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The text of a response, and its status.
+async fn answer(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn server_functions_answer_bad_input_as_bad_input() {
+    let app = TestApp::spawn().await;
+    let alice = app.visitor("alice").await;
+    let comment = format!("{}{}", app.address, server_fn_path("comment_on_request"));
+    let form = |body: Vec<u8>| {
+        alice
+            .client
+            .post(&comment)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+    };
+
+    // 10 MB, declared up front.
+    let mut huge = b"id=00000000-0000-0000-0000-000000000000&body=".to_vec();
+    huge.resize(10 * 1024 * 1024, b'a');
+    let (status, text) = answer(form(huge.clone()).send().await.expect("sent")).await;
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("larger than the 1024 KiB"), "{text}");
+
+    // The same, streamed in chunks without a length.
+    app.sign_in_as("alice").await;
+    let path = server_fn_path("comment_on_request");
+    assert_eq!(chunked_post(&app, &path, 10 * 1024 * 1024).await, 413);
+
+    // A field missing: named, without the deserializer's text.
+    let (status, text) = answer(form(b"id=x".to_vec()).send().await.expect("sent")).await;
+    assert_eq!(status, 400, "{text}");
+    assert_eq!(text, "Args|The request is missing the field `body`.");
+
+    // Not UTF-8, raw or percent-encoded.
+    for body in [&b"id=x&body=\xff\xfe"[..], &b"id=x&body=%FF%FE"[..]] {
+        let (status, text) = answer(form(body.to_vec()).send().await.expect("sent")).await;
+        assert_eq!(status, 400, "{text}");
+        assert!(text.contains("not valid UTF-8"), "{text}");
+    }
+
+    // A browser without JavaScript gets a page saying the same, not a redirect carrying it.
+    let (status, text) = answer(
+        form(b"id=x".to_vec())
+            .header("accept", "text/html")
+            .header("referer", format!("{}/requests", app.address))
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        text.contains("id=\"request-error\">The request is missing the field `body`.</p>"),
+        "{text}"
+    );
+
+    // Well-formed input still works.
+    let (status, text) = answer(
+        form(b"id=00000000-0000-0000-0000-000000000000&body=hello".to_vec())
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_plain_form_is_sent_back_only_to_a_page_of_this_site() {
+    let app = TestApp::spawn().await;
+    let alice = app.visitor("alice").await;
+    let comment = format!("{}{}", app.address, server_fn_path("comment_on_request"));
+    let post = |referer: String| {
+        alice
+            .client
+            .post(&comment)
+            .header("accept", "text/html")
+            .header("referer", referer)
+            .form(&[("id", "not-a-request"), ("body", "hello")])
+            .send()
+    };
+    let foreign = post("https://evil.example/x".to_owned())
+        .await
+        .expect("sent");
+    assert_eq!(foreign.status(), 302);
+    let location = foreign.headers()["location"].to_str().expect("ascii");
+    assert!(
+        location.starts_with(&format!("{}/", app.address)),
+        "sent to {location}"
+    );
+    assert!(!location.contains("evil.example"), "{location}");
+
+    let own = post(format!("{}/requests?state=submitted", app.address))
+        .await
+        .expect("sent");
+    assert_eq!(own.status(), 302);
+    let location = own.headers()["location"].to_str().expect("ascii");
+    assert!(
+        location.starts_with(&format!("{}/requests?state=submitted", app.address)),
+        "sent to {location}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn session_ids_are_stored_only_as_hashes() {
+    let app = TestApp::spawn().await;
+    app.sign_in_as("alice").await;
+    let cookie = app.session_cookie().expect("a session cookie");
+    let rows: Vec<(Vec<u8>, String)> =
+        sqlx::query_as("select id_hash, data::text from sessions where subject is not null")
+            .fetch_all(&app.pool)
+            .await
+            .expect("sessions");
+    assert_eq!(rows.len(), 1);
+    let (hash, data) = &rows[0];
+    use sha2::Digest as _;
+    assert_eq!(
+        hash.as_slice(),
+        sha2::Sha256::digest(cookie.as_bytes()).as_slice()
+    );
+    assert!(!data.contains(&cookie), "the data holds the id");
+    // Nothing in the table holds the cookie's value.
+    let plain: i64 = sqlx::query_scalar(
+        "select count(*) from sessions where position($1 in data::text) > 0 \
+         or id_hash = convert_to($1, 'UTF8')",
+    )
+    .bind(&cookie)
+    .fetch_one(&app.pool)
+    .await
+    .expect("count");
+    assert_eq!(plain, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_user_ends_their_other_sessions_and_keeps_this_one() {
+    let app = TestApp::spawn().await;
+    let laptop = app.visitor("alice").await;
+    let phone = app.visitor("alice").await;
+    let bob = app.visitor("bob").await;
+
+    let (status, page) = laptop.page("/account").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        page.matches("<tr").count(),
+        1 + 2,
+        "a header and two sessions: {page}"
+    );
+    assert!(page.contains("This browser"), "{page}");
+
+    let ended: u64 = laptop.call("end_other_sessions", &[]).await;
+    assert_eq!(ended, 1);
+    assert_eq!(laptop.page("/account").await.0, 200);
+    let (status, page) = phone.page("/account").await;
+    assert_eq!(status, 401, "the phone's session ended: {page}");
+    let refused = phone.post("waiting_count", &[]).await;
+    assert_eq!(refused.status(), 401);
+    // Another user's session is untouched.
+    assert_eq!(bob.page("/requests").await.0, 200);
+    app.stop().await;
 }

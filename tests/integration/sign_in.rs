@@ -584,9 +584,12 @@ async fn server_functions_refuse_a_signed_in_user_without_a_role() {
             .send()
             .await
             .expect("sent");
+        // Anyone signed in may see and end their own sessions, with or without a role.
+        let own_sessions =
+            path.starts_with("/api/my_sessions") || path.starts_with("/api/end_other_sessions");
         assert_eq!(
             response.status(),
-            403,
+            if own_sessions { 200 } else { 403 },
             "{method} {path} must refuse a user with no role"
         );
     }
@@ -599,7 +602,7 @@ async fn a_session_unused_past_the_idle_timeout_ends() {
     app.sign_in_as("alice").await;
     assert!(is_signed_in(&app).await);
 
-    sqlx::query("update tower_sessions.session set expiry_date = now() - interval '1 minute'")
+    sqlx::query("update sessions set expiry_date = now() - interval '1 minute'")
         .execute(&app.pool)
         .await
         .expect("ages the session");

@@ -331,4 +331,4 @@ pub async fn waiting_count() -> Result<i64, ServerFnError> {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr;
+pub(crate) mod ssr;

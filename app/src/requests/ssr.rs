@@ -30,9 +30,8 @@ pub fn backend() -> backend::Backend {
     expect_context::<backend::Backend>()
 }
 
-/// "3 days ago", and the exact time for the hover.
 /// "in 12 seconds", "in 3 minutes", "now": when something due at `at` happens.
-fn in_words(at: OffsetDateTime) -> String {
+pub(crate) fn in_words(at: OffsetDateTime) -> String {
     let seconds = (at - OffsetDateTime::now_utc()).whole_seconds();
     match seconds {
         s if s <= 0 => "now".to_owned(),
@@ -42,7 +41,8 @@ fn in_words(at: OffsetDateTime) -> String {
     }
 }
 
-fn when(at: OffsetDateTime) -> (String, String) {
+/// "3 days ago", and the exact time for the hover.
+pub(crate) fn when(at: OffsetDateTime) -> (String, String) {
     let seconds = (OffsetDateTime::now_utc() - at).whole_seconds().max(0);
     let age = match seconds {
         s if s < 60 => "just now".to_owned(),

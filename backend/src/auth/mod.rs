@@ -7,6 +7,7 @@ pub mod demo;
 pub mod extract;
 pub mod oidc;
 pub mod roles;
+pub mod sessions;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

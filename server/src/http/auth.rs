@@ -124,6 +124,23 @@ impl OriginPolicy {
         }
     }
 
+    /// Whether `url` (a `Referer`) is one of our own pages: the public origin exactly, or on
+    /// the demo any loopback name it was reached at (`Host`) with the public URL's scheme.
+    pub fn is_own_url(&self, url: &str, headers: &HeaderMap) -> bool {
+        let Ok(url) = url::Url::parse(url) else {
+            return false;
+        };
+        let origin = url.origin().ascii_serialization();
+        if origin == self.public_origin {
+            return true;
+        }
+        !self.strict
+            && headers
+                .get(header::HOST)
+                .and_then(|host| host.to_str().ok())
+                .is_some_and(|host| origin == format!("{}://{host}", self.scheme()))
+    }
+
     fn scheme(&self) -> &str {
         self.public_origin.split("://").next().unwrap_or("http")
     }
@@ -380,7 +397,7 @@ fn internal_error(error: impl std::fmt::Display) -> Response {
     super::errors::internal_error_page(&reference)
 }
 
-fn html_escape(text: &str) -> String {
+pub(crate) fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

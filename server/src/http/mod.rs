@@ -1,6 +1,7 @@
 //! The HTTP surface: the router with the Leptos pages and server functions, sign-in, health
 //! probes, and the layers every response passes through.
 
+pub mod api;
 pub mod auth;
 pub mod errors;
 pub mod health;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::{MethodRouter, get, post};
+use backend::auth::sessions::HashedPostgresStore;
 use leptos::prelude::*;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -21,7 +23,6 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::SessionManagerLayer;
-use tower_sessions_sqlx_store::PostgresStore;
 
 use backend::Backend;
 use backend::auth::extract::AuthContext;
@@ -41,7 +42,7 @@ pub struct AppState {
 }
 
 /// The full application router. `sessions` carries the cookie policy chosen at start-up.
-pub fn router(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Router {
+pub fn router(state: AppState, sessions: SessionManagerLayer<HashedPostgresStore>) -> Router {
     let routes = page_routes();
     let context = {
         let backend = state.backend.clone();
@@ -71,6 +72,10 @@ pub fn router(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> 
             auth::provide_auth_context,
         ))
         .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(
+            auth::OriginPolicy::new(&state.public_url, !state.auth.demo),
+            api::guard,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             auth::OriginPolicy::new(&state.public_url, !state.auth.demo),
             auth::refuse_cross_site,
