@@ -121,15 +121,41 @@ pub async fn load_session() -> Result<SessionInfo, ServerFnError> {
 #[cfg(feature = "ssr")]
 pub async fn require_member() -> Result<backend::auth::CurrentUser, ServerFnError> {
     use backend::auth::{AuthRejection, MaybeUser};
+    let backend = use_context::<backend::Backend>();
+    let response = use_context::<leptos_axum::ResponseOptions>();
+    let path = use_context::<http::request::Parts>().map(|parts| parts.uri.path().to_owned());
     let MaybeUser(user) = leptos_axum::extract::<MaybeUser>()
         .await
         .map_err(crate::errors::internal)?;
     let (status, rejection) = match user {
         Some(user) if !user.roles.is_empty() => return Ok(user),
-        Some(_) => (http::StatusCode::FORBIDDEN, AuthRejection::NoRole),
+        Some(user) => {
+            // Signed in, but in no group Signalbox knows: recorded, so access reviews see it.
+            if let Some(backend) = backend {
+                let detail = format!(
+                    "{} refused: in no group Signalbox knows (groups: {})",
+                    path.as_deref().unwrap_or("a server function"),
+                    user.user.groups.join(", ")
+                );
+                let entry = backend::audit::Entry {
+                    actor: &user.user.subject,
+                    actor_name: &user.user.name,
+                    action: "access_refused",
+                    target: backend::audit::Target::default(),
+                    before: None,
+                    after: None,
+                    detail: &detail,
+                    origin: &user.origin,
+                };
+                if let Err(error) = backend::audit::record_alone(&backend.pool, &entry).await {
+                    tracing::error!(%error, "could not write the audit event");
+                }
+            }
+            (http::StatusCode::FORBIDDEN, AuthRejection::NoRole)
+        }
         None => (http::StatusCode::UNAUTHORIZED, AuthRejection::NotSignedIn),
     };
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+    if let Some(response) = response {
         response.set_status(status);
     }
     Err(ServerFnError::ServerError(rejection.to_string()))

@@ -2,6 +2,7 @@
 //! server and hydrate in the browser; every mutation is a server function behind an
 //! `<ActionForm>`, so forms also work before (and without) the wasm bundle.
 
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod components;
@@ -75,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <A href="/requests/new/egress">"Allow outbound traffic"</A>
                     <QueueLink />
                     <A href="/preview">"YAML"</A>
+                    <A href="/audit" exact=true>"Audit"</A>
                 </nav>
                 <auth::UserMenu />
             </header>
@@ -110,6 +112,21 @@ pub fn App() -> impl IntoView {
                         path=path!("/queue")
                         ssr=SsrMode::Async
                         view=|| view! { <auth::RequireAccess><pages::queue::QueuePage /></auth::RequireAccess> }
+                    />
+                    <Route
+                        path=path!("/audit")
+                        ssr=SsrMode::Async
+                        view=|| view! { <auth::RequireAccess><pages::audit::AuditPage /></auth::RequireAccess> }
+                    />
+                    <Route
+                        path=path!("/audit/lineage")
+                        ssr=SsrMode::Async
+                        view=|| view! { <auth::RequireAccess><pages::audit::LineagePage /></auth::RequireAccess> }
+                    />
+                    <Route
+                        path=path!("/audit/chain")
+                        ssr=SsrMode::Async
+                        view=|| view! { <auth::RequireAccess><pages::audit::ChainPage /></auth::RequireAccess> }
                     />
                     <Route
                         path=StaticSegment("account")

@@ -2,6 +2,7 @@
 //! migrations, the throwaway database the demo starts, and the state that request handlers share.
 //! The `mesh` crate stays pure; this crate feeds it data and stores its results.
 
+pub mod audit;
 pub mod auth;
 pub mod db;
 pub mod drafts;

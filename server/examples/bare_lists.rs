@@ -39,6 +39,7 @@ async fn queue(State(bare): State<Bare>) -> Html<String> {
         subject: "demo:carol",
         name: "Carol Approver",
         roles: &bare.approver,
+        origin: &backend::audit::Origin::NONE,
     };
     let filter = QueueFilter {
         limit: 26,
@@ -56,6 +57,7 @@ async fn mine(State(bare): State<Bare>) -> Html<String> {
         subject: "demo:alice",
         name: "Alice Requester",
         roles: &bare.requester,
+        origin: &backend::audit::Origin::NONE,
     };
     let filter = MineFilter {
         limit: 26,

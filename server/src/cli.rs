@@ -40,6 +40,21 @@ enum Command {
     },
     /// Print (or write) every file the pull request for the given requests would contain.
     Render(crate::render::RenderArgs),
+    /// The audit history.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain of the audit history and report the first broken link (exit 1),
+    /// or that it is intact and how many events it covers.
+    Verify {
+        #[arg(long, env = "SIGNALBOX_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 impl Cli {
@@ -49,6 +64,9 @@ impl Cli {
             Command::Serve { config } => serve(config, Mode::Production),
             Command::Demo { config } => serve(config, Mode::Demo),
             Command::Migrate { config } => migrate(config),
+            Command::Audit {
+                command: AuditCommand::Verify { config },
+            } => audit_verify(config),
         }
     }
 }
@@ -89,6 +107,31 @@ fn serve(config: Option<PathBuf>, mode: Mode) -> ExitCode {
             );
             eprintln!("signalbox: {error:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn audit_verify(config: Option<PathBuf>) -> ExitCode {
+    let settings = match load(config) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    let result = runtime().block_on(async {
+        let options = crate::startup::connect_options(&settings)?;
+        let pool = sqlx::PgPool::connect_with(options).await?;
+        anyhow::Ok(backend::audit::verify(&pool).await?)
+    });
+    match result {
+        Ok(verdict) => {
+            println!("{verdict}");
+            match verdict {
+                backend::audit::Verdict::Intact { .. } => ExitCode::SUCCESS,
+                backend::audit::Verdict::Broken { .. } => ExitCode::FAILURE,
+            }
+        }
+        Err(error) => {
+            eprintln!("signalbox: audit verify: {error:#}");
+            ExitCode::from(2)
         }
     }
 }

@@ -187,9 +187,14 @@ impl Application {
             .map(|worker| tokio::spawn(worker.run(std::future::pending())))
             .collect();
         tracing::info!(address = %listener.local_addr()?, "Signalbox is listening");
-        let served = axum::serve(listener, http::router(state, sessions))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // The peer address goes into the audit history.
+        let served = axum::serve(
+            listener,
+            http::router(state, sessions)
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         for worker in workers {
             worker.abort();
         }

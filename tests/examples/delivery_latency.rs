@@ -61,6 +61,7 @@ async fn main() {
                 subject: "alice",
                 name: "Alice",
                 roles: &requester,
+                origin: &backend::audit::Origin::NONE,
             },
             Submission {
                 request,
@@ -79,6 +80,7 @@ async fn main() {
                 subject: "carol",
                 name: "Carol",
                 roles: &approver,
+                origin: &backend::audit::Origin::NONE,
             },
             id,
             1,

@@ -56,6 +56,7 @@ async fn approved(app: &TestApp, request: mesh::Request) -> Uuid {
             subject: "alice",
             name: "Alice Requester",
             roles: &roles,
+            origin: &backend::audit::Origin::NONE,
         },
         Submission {
             request,
@@ -75,6 +76,7 @@ async fn approved(app: &TestApp, request: mesh::Request) -> Uuid {
             subject: "carol",
             name: "Carol Approver",
             roles: &roles,
+            origin: &backend::audit::Origin::NONE,
         },
         id,
         1,
@@ -163,7 +165,7 @@ async fn actions(app: &TestApp, id: Uuid) -> Vec<String> {
     .expect("events read")
 }
 
-fn git(repo: &Path, args: &[&str]) -> String {
+pub(crate) fn git(repo: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(repo)
@@ -228,6 +230,7 @@ async fn an_approval_queues_its_delivery_in_the_same_transaction_and_a_rejection
             subject: "alice",
             name: "Alice",
             roles: &roles,
+            origin: &backend::audit::Origin::NONE,
         },
         Submission {
             request: route("team-a", "/billing"),
@@ -247,6 +250,7 @@ async fn an_approval_queues_its_delivery_in_the_same_transaction_and_a_rejection
             subject: "carol",
             name: "Carol",
             roles: &roles,
+            origin: &backend::audit::Origin::NONE,
         },
         rejected,
         1,
@@ -542,6 +546,7 @@ async fn failures_are_retried_and_the_last_one_marks_the_request_with_its_reason
             subject: "alice",
             name: "Alice",
             roles: &roles,
+            origin: &backend::audit::Origin::NONE,
         },
         id,
         version,
@@ -559,6 +564,7 @@ async fn failures_are_retried_and_the_last_one_marks_the_request_with_its_reason
             subject: "dave",
             name: "Dave Admin",
             roles: &roles,
+            origin: &backend::audit::Origin::NONE,
         },
         id,
         version,
@@ -876,6 +882,7 @@ async fn gitlab_and_gitea_webhooks_are_checked_and_settle_their_requests() {
             subject: "alice",
             name: "Alice",
             roles: &roles,
+            origin: &backend::audit::Origin::NONE,
         },
         Submission {
             request: route("team-a", "/billing"),

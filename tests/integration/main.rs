@@ -1,6 +1,7 @@
 //! The one integration test binary: black-box tests against the real server, a fresh database
 //! each, and browser tests in headless Chromium.
 
+mod audit;
 mod delivery;
 mod demo;
 mod forge_gitea;

@@ -123,6 +123,51 @@ async fn a_prod_request_goes_from_the_form_through_two_approvals_to_a_pull_reque
         .expect("reads href");
     assert_eq!(link.as_deref(), Some(format!("/requests/{id}").as_str()));
 
+    // Alice finds every step of her request through the audit page, then its route's history.
+    browser.sign_in_as(&app.address, "alice", "/audit").await;
+    browser.wait_for("#audit-filters").await;
+    browser.fill("#audit-path", "/orders/v1").await;
+    browser.fill("#audit-environment", "prod").await;
+    browser.click("#audit-search").await;
+    let events = browser
+        .wait_for_text("#audit-events", "Pull request opened")
+        .await;
+    for step in [
+        "Submitted",
+        "Approved",
+        "Delivery started",
+        "Pull request opened",
+    ] {
+        assert!(events.contains(step), "{step} is missing:\n{events}");
+    }
+    assert!(
+        events.contains("Carol Approver") && events.contains("Dave Admin"),
+        "{events}"
+    );
+    assert!(
+        browser
+            .client
+            .current_url()
+            .await
+            .expect("url")
+            .as_str()
+            .contains("path=%2Forders%2Fv1"),
+        "the filters are in the URL, to share"
+    );
+    browser
+        .click("#audit-events a[title='Its whole history']")
+        .await;
+    let lineage = browser
+        .wait_for_text("#lineage", "Pull request opened")
+        .await;
+    assert!(lineage.contains("Alice Requester"), "{lineage}");
+    assert!(
+        browser
+            .wait_for_text("#lineage-heading", "orders")
+            .await
+            .contains("api.prod.example.com/orders/v1"),
+    );
+
     browser.close().await;
     app.stop().await;
 }
@@ -210,6 +255,10 @@ async fn every_page_passes_axe_core() {
         "/requests/new/egress",
         "/preview",
         request.as_str(),
+        "/audit",
+        "/audit?from=not-a-day",
+        "/audit/lineage?environment=dev&host=api.dev.example.com&path=%2Forders%2Fv1",
+        "/account",
         "/no/such/page",
     ] {
         browser
@@ -220,6 +269,14 @@ async fn every_page_passes_axe_core() {
         browser.wait_for("main.page h1").await;
         found.extend(tag(path, browser.accessibility_violations().await));
     }
+    browser
+        .sign_in_as(&app.address, "dave", "/audit/chain")
+        .await;
+    browser.wait_for("#chain-result").await;
+    found.extend(tag(
+        "/audit/chain",
+        browser.accessibility_violations().await,
+    ));
     browser.sign_in_as(&app.address, "carol", "/queue").await;
     browser.wait_for("main.page h1").await;
     found.extend(tag("/queue", browser.accessibility_violations().await));

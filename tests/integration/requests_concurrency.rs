@@ -47,6 +47,7 @@ async fn fifty_concurrent_decisions_make_exactly_one_transition_and_one_event() 
             subject: "alice",
             name: "Alice",
             roles: &requester,
+            origin: &backend::audit::Origin::NONE,
         },
         submission(route("team-a", "/orders")),
     )
@@ -65,6 +66,7 @@ async fn fifty_concurrent_decisions_make_exactly_one_transition_and_one_event() 
                 subject: &subject,
                 name: &subject,
                 roles: &approver,
+                origin: &backend::audit::Origin::NONE,
             };
             let decision = if n % 2 == 0 {
                 Decision::Approve
@@ -124,6 +126,7 @@ async fn fifty_concurrent_submissions_of_overlapping_paths_accept_exactly_one() 
                 subject: &subject,
                 name: &subject,
                 roles: &member,
+                origin: &backend::audit::Origin::NONE,
             };
             requests::submit(&pool, &catalog, actor, submission(route(team, path))).await
         }));

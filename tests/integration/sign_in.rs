@@ -53,7 +53,7 @@ async fn callback(app: &TestApp, code: &str, state: &str) -> reqwest::Response {
 
 /// A whole sign-in: starts it, has the provider issue the token `spec` builds from the nonce
 /// Signalbox sent, and plays the callback with the state it sent. Returns the callback's answer.
-async fn sign_in_with(
+pub(crate) async fn sign_in_with(
     app: &TestApp,
     provider: &FakeProvider,
     return_to: &str,
@@ -64,7 +64,7 @@ async fn sign_in_with(
     callback(app, "code", &state).await
 }
 
-fn member_of(group: &str) -> impl FnOnce(String) -> TokenSpec {
+pub(crate) fn member_of(group: &str) -> impl FnOnce(String) -> TokenSpec {
     let groups = vec![group.to_owned()];
     move |nonce| TokenSpec {
         nonce,
@@ -580,6 +580,9 @@ async fn server_functions_refuse_a_signed_in_user_without_a_role() {
                 ("body", "hello"),
                 ("justification", "why"),
                 ("form[environment]", "dev"),
+                ("environment", "dev"),
+                ("params[0][0]", "q"),
+                ("params[0][1]", "orders"),
             ])
             .send()
             .await

@@ -101,8 +101,8 @@ pub fn AccountPage() -> impl IntoView {
         </p>
         {move || end.value().get().map(|outcome| match outcome {
             Ok(0) => view! { <p class="status info" role="status" id="sessions-outcome">"There were no other sessions to end."</p> }.into_any(),
-            Ok(1) => view! { <p class="status good" role="status" id="sessions-outcome">"Signed out 1 other session."</p> }.into_any(),
-            Ok(n) => view! { <p class="status good" role="status" id="sessions-outcome">{format!("Signed out {n} other sessions.")}</p> }.into_any(),
+            Ok(1) => view! { <p class="status ok" role="status" id="sessions-outcome">"Signed out 1 other session."</p> }.into_any(),
+            Ok(n) => view! { <p class="status ok" role="status" id="sessions-outcome">{format!("Signed out {n} other sessions.")}</p> }.into_any(),
             Err(error) => view! { <p class="status bad" role="alert" id="sessions-outcome">{errors::describe(&error)}</p> }.into_any(),
         })}
         <Suspense fallback=|| view! { <p class="hint">"Loading…"</p> }>

@@ -23,6 +23,7 @@ fn actor(user: &CurrentUser) -> Actor<'_> {
         subject: &user.user.subject,
         name: &user.user.name,
         roles: &user.roles,
+        origin: &user.origin,
     }
 }
 

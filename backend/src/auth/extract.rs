@@ -30,6 +30,8 @@ pub struct AuthContext {
 pub struct CurrentUser {
     pub user: SessionUser,
     pub roles: Roles,
+    /// Where this request came from, for the audit history.
+    pub origin: crate::audit::Origin,
 }
 
 /// A signed-in user, if there is one.
@@ -137,8 +139,34 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
                 .map_err(|_| AuthRejection::SessionUnavailable)?;
         }
         let roles = context.policy.roles(&user.groups);
-        Ok(Self(Some(CurrentUser { user, roles })))
+        let origin = request_origin(parts);
+        Ok(Self(Some(CurrentUser {
+            user,
+            roles,
+            origin,
+        })))
     }
+}
+
+/// Where a request came from, as an extractor (never fails).
+#[derive(Debug, Clone)]
+pub struct RequestOrigin(pub crate::audit::Origin);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(request_origin(parts)))
+    }
+}
+
+/// The origin of a request: its headers, and the peer address when the server records it.
+pub fn request_origin(parts: &Parts) -> crate::audit::Origin {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0);
+    crate::audit::Origin::from_http(&parts.headers, peer)
 }
 
 /// The session key of the last time a request used the session (unix seconds).

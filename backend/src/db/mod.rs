@@ -20,7 +20,12 @@ pub fn connect_lazy(options: PgConnectOptions, max_connections: u32) -> PgPool {
 /// Applies every embedded migration that the database has not seen yet.
 #[tracing::instrument(skip_all, err)]
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
+    MIGRATOR.run(pool).await?;
+    // Timelines written before the audit history existed join it once, in order.
+    crate::audit::backfill(pool)
+        .await
+        .map_err(sqlx::migrate::MigrateError::Execute)?;
+    Ok(())
 }
 
 /// Why the service is not ready to take traffic.

@@ -37,6 +37,8 @@ pub struct Actor<'a> {
     pub subject: &'a str,
     pub name: &'a str,
     pub roles: &'a Roles,
+    /// Where the step came from, for the audit history.
+    pub origin: &'a crate::audit::Origin,
 }
 
 impl Actor<'_> {
@@ -202,6 +204,7 @@ pub(crate) async fn record_system_event(
         subject: SYSTEM_SUBJECT,
         name: "Signalbox",
         roles: &roles,
+        origin: &crate::audit::Origin::NONE,
     };
     record_event(tx, request, &actor, action, from_state, to_state, body).await
 }
@@ -231,6 +234,18 @@ pub(crate) async fn record_event(
         body
     )
     .execute(&mut *tx)
+    .await?;
+    crate::audit::record_request_step(
+        tx,
+        request,
+        actor.subject,
+        actor.name,
+        action,
+        from_state,
+        to_state,
+        body,
+        actor.origin,
+    )
     .await?;
     if crate::jobs::notify::NOTIFIED.contains(&action) {
         crate::jobs::notify::enqueue(tx, request, action, actor.name, to_state, body).await?;

@@ -15,7 +15,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use backend::auth::extract::AuthContext;
+use backend::auth::extract::{AuthContext, RequestOrigin};
 use backend::auth::oidc::{OidcClient, PendingLogins, SignInError};
 use backend::auth::{MaybeUser, PENDING_LOGIN_KEY, SessionUser, USER_KEY, demo, safe_return_to};
 
@@ -246,6 +246,7 @@ pub struct Callback {
 pub async fn callback(
     State(state): State<AppState>,
     session: Session,
+    RequestOrigin(origin): RequestOrigin,
     Query(callback): Query<Callback>,
 ) -> Response {
     let SignIn::Oidc(client) = &state.sign_in else {
@@ -294,11 +295,48 @@ pub async fn callback(
     }
     .await;
     match result {
-        Ok((user, return_to)) => match start_session(&session, &user, &state.auth.limits).await {
+        Ok((user, return_to)) => match start_session(&state, &session, &user, &origin).await {
             Ok(()) => Redirect::to(&return_to).into_response(),
             Err(error) => internal_error(error),
         },
-        Err(error) => sign_in_failed(&error),
+        Err(error) => {
+            // A callback nobody started here is noise anyone can make: only failures of a sign-in
+            // this browser began are recorded.
+            if !matches!(error, SignInError::NoPendingLogin) {
+                audit(
+                    &state,
+                    "sign_in_failed",
+                    ("anonymous", "(not signed in)"),
+                    &error.to_string(),
+                    &origin,
+                )
+                .await;
+            }
+            sign_in_failed(&error)
+        }
+    }
+}
+
+/// Appends a sign-in event; a failure to write it is logged, and does not stop the sign-in.
+async fn audit(
+    state: &AppState,
+    action: &str,
+    (actor, actor_name): (&str, &str),
+    detail: &str,
+    origin: &backend::audit::Origin,
+) {
+    let entry = backend::audit::Entry {
+        actor,
+        actor_name,
+        action,
+        target: backend::audit::Target::default(),
+        before: None,
+        after: None,
+        detail,
+        origin,
+    };
+    if let Err(error) = backend::audit::record_alone(&state.backend.pool, &entry).await {
+        tracing::error!(%error, action, "could not write the audit event");
     }
 }
 
@@ -313,6 +351,7 @@ pub async fn demo_sign_in(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
     Form(choice): Form<DemoChoice>,
 ) -> Response {
     if !matches!(state.sign_in, SignIn::Demo) {
@@ -338,17 +377,31 @@ pub async fn demo_sign_in(
         )
             .into_response();
     };
-    match start_session(&session, &persona.session_user(), &state.auth.limits).await {
+    match start_session(&state, &session, &persona.session_user(), &origin).await {
         Ok(()) => Redirect::to(&safe_return_to(choice.return_to.as_deref())).into_response(),
         Err(error) => internal_error(error),
     }
 }
 
 /// Signs out here and, when the provider offers it, at the provider too.
-pub async fn logout(State(state): State<AppState>, session: Session) -> Response {
+pub async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    RequestOrigin(origin): RequestOrigin,
+) -> Response {
     let user: Option<SessionUser> = session.get(USER_KEY).await.ok().flatten();
     if let Err(error) = session.flush().await {
         return internal_error(error);
+    }
+    if let Some(user) = &user {
+        audit(
+            &state,
+            "signed_out",
+            (&user.subject, &user.name),
+            "",
+            &origin,
+        )
+        .await;
     }
     let signed_out = format!(
         "{}/sign-in?signed_out=1",
@@ -364,15 +417,30 @@ pub async fn logout(State(state): State<AppState>, session: Session) -> Response
 
 /// Rotates the session id (no session fixation) and stores the user.
 async fn start_session(
+    state: &AppState,
     session: &Session,
     user: &SessionUser,
-    limits: &backend::auth::SessionLimits,
+    origin: &backend::audit::Origin,
 ) -> Result<(), tower_sessions::session::Error> {
     session.cycle_id().await?;
     // A pending sign-in lived for minutes; a signed-in session lives for the idle timeout.
-    session.set_expiry(Some(tower_sessions::Expiry::OnInactivity(limits.idle)));
+    session.set_expiry(Some(tower_sessions::Expiry::OnInactivity(
+        state.auth.limits.idle,
+    )));
     session.insert(USER_KEY, user).await?;
     tracing::info!(subject = %user.subject, method = ?user.method, "signed in");
+    let how = match &user.issuer {
+        Some(issuer) => format!("through {issuer}"),
+        None => "as a demo persona".to_owned(),
+    };
+    audit(
+        state,
+        "signed_in",
+        (&user.subject, &user.name),
+        &how,
+        origin,
+    )
+    .await;
     Ok(())
 }
 

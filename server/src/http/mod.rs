@@ -2,6 +2,7 @@
 //! probes, and the layers every response passes through.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod errors;
 pub mod health;
@@ -118,6 +119,8 @@ fn handler_routes() -> Vec<(axum::http::Method, &'static str, MethodRouter<AppSt
         (Method::GET, "/auth/callback", get(auth::callback)),
         (Method::POST, "/auth/logout", post(auth::logout)),
         (Method::POST, "/auth/demo", post(auth::demo_sign_in)),
+        (Method::GET, "/audit/export.csv", get(audit::export_csv)),
+        (Method::GET, "/audit/export.json", get(audit::export_json)),
         (Method::POST, "/webhooks/github", post(webhooks::github)),
         (Method::POST, "/webhooks/gitlab", post(webhooks::gitlab)),
         (Method::POST, "/webhooks/gitea", post(webhooks::gitea)),
