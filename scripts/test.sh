@@ -70,5 +70,7 @@ if [ "$RUN_BENCH" = 1 ]; then
   bench/pages.sh --quick
   log "delivery benchmark: approval to pull request latency (quick)"
   bench/delivery.sh --quick
+  log "audit benchmark: filtered search and export over the audit history (quick)"
+  bench/audit.sh --quick
 fi
 log "all checks passed"

@@ -50,7 +50,8 @@ pub struct ChainCheck {
 /// Events matching the filters (the page's query parameters), newest first, a page at a time.
 #[server]
 pub async fn audit_events(
-    params: Vec<(String, String)>,
+    // No filter is no field at all in a form encoding.
+    #[server(default)] params: Vec<(String, String)>,
     before: Option<i64>,
 ) -> Result<AuditPageData, ServerFnError> {
     let backend = expect_context::<backend::Backend>();

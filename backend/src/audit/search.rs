@@ -249,8 +249,8 @@ fn filtered<'a>(scope: &'a Scope, filter: &'a Filter) -> QueryBuilder<'a, Postgr
         query
             .push(" and (actor = ")
             .push_bind(actor.to_owned())
-            .push(" or actor_name ilike ")
-            .push_bind(format!("{}%", like_escape(actor)))
+            .push(" or lower(actor_name) like ")
+            .push_bind(format!("{}%", like_escape(&actor.to_lowercase())))
             .push(")");
     }
     if let Some(action) = non_blank(&filter.action) {
