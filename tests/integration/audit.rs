@@ -155,6 +155,12 @@ async fn submitting_commenting_deciding_and_withdrawing_each_write_one_event_in_
         ("api.dev.example.com", "/orders", "team-a", "dev")
     );
     assert_eq!(after["request"]["path"], "/orders", "{after}");
+    let page: app::requests::RequestView = alice.call("load_request", &[("id", &id)]).await;
+    assert_eq!(
+        page.history.as_deref(),
+        Some("/audit/lineage?environment=dev&host=api.dev.example.com&path=%2Forders"),
+        "the request page links its route's history"
+    );
 
     let since = head(&app).await;
     step(

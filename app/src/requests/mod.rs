@@ -47,6 +47,8 @@ pub struct TimelineEntry {
 /// Everything the request page shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RequestView {
+    /// The audit lineage of the route or external host this request concerns.
+    pub history: Option<String>,
     pub id: String,
     pub kind: String,
     pub environment: String,

@@ -718,7 +718,21 @@ pub async fn load_request(
         None => None,
     };
     let (age, at) = when(record.created_at);
+    let target =
+        backend::audit::Target::of_request(id, &record.environment, &record.team, &record.payload);
+    let history = match (&target.host, &target.path, target.external_hosts.first()) {
+        (Some(host), Some(path), _) => Some(vec![("host", host.clone()), ("path", path.clone())]),
+        (_, _, Some(external)) => Some(vec![("external_host", external.clone())]),
+        _ => None,
+    }
+    .map(|mut query| {
+        query.insert(0, ("environment", record.environment.clone()));
+        let query: Vec<(String, String)> =
+            query.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        crate::pages::requests::list::href_with("/audit/lineage", &query)
+    });
     Ok(RequestView {
+        history,
         id: id.to_string(),
         kind: record.kind.clone(),
         environment: record.environment.clone(),

@@ -153,6 +153,11 @@ fn RequestBody(
                     " · team " <span>{view.team.clone()}</span>
                     " · asked by " <span>{view.requester_name.clone()}</span>
                     " · " <time title=view.at.clone()>{view.age.clone()}</time>
+                    {view.history.clone().map(|href| view! {
+                        " · " <a href=href id="request-history">
+                            {if view.kind == "Egress" { "History of this external host" } else { "History of this route" }}
+                        </a>
+                    })}
                 </p>
                 {view.supersedes.clone().map(|original| view! {
                     <p class="hint">"Changes or removes " <a href=format!("/requests/{original}")>"the granted request"</a>"."</p>
