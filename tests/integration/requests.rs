@@ -598,7 +598,72 @@ async fn granted_route(app: &TestApp, path: &str) -> (Visitor, Visitor, String) 
     let carol = app.visitor("carol").await;
     let id = submitted(&alice, &Route::dev("team-a", path)).await;
     done(decide(&carol, &id, "approve", "").await);
+    merged(app, &id).await;
     (alice, carol, id)
+}
+
+/// Marks an approved request's pull request merged, as delivery does once the platform team merges
+/// it (no delivery worker runs in these tests).
+async fn merged(app: &TestApp, id: &str) {
+    sqlx::query("update requests set state = 'merged', version = version + 1 where id = $1::uuid")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .expect("marked merged");
+}
+
+#[tokio::test]
+async fn a_grant_is_changed_or_removed_only_once_its_pull_request_is_merged() {
+    let app = TestApp::spawn().await;
+    let alice = app.visitor("alice").await;
+    let carol = app.visitor("carol").await;
+    let grant = submitted(&alice, &Route::dev("team-a", "/orders")).await;
+    done(decide(&carol, &grant, "approve", "").await);
+
+    let page = view(&alice, &grant).await;
+    assert!(!page.may_change && !page.may_remove && page.day2_waits);
+    let changed = Route {
+        service: "orders-v2",
+        ..Route::dev("team-a", "/orders")
+    };
+    let key = uuid::Uuid::new_v4().to_string();
+    let early = refused(submit_route_with_key(&alice, &changed, &key, &grant).await);
+    let message = early
+        .iter()
+        .map(|p| p.message.clone())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    assert!(
+        message.contains("its pull request is not merged yet (it waits to be delivered)"),
+        "{message}"
+    );
+    let key = uuid::Uuid::new_v4().to_string();
+    let removal: SubmitOutcome = alice
+        .call(
+            "remove_grant",
+            &[
+                ("key", key.as_str()),
+                ("id", grant.as_str()),
+                ("justification", "retired"),
+            ],
+        )
+        .await;
+    let message = refused(removal)
+        .iter()
+        .map(|p| p.message.clone())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    assert!(message.contains("not merged yet"), "{message}");
+
+    merged(&app, &grant).await;
+    let page = view(&alice, &grant).await;
+    assert!(page.may_change && page.may_remove && !page.day2_waits);
+    let key = uuid::Uuid::new_v4().to_string();
+    assert!(matches!(
+        submit_route_with_key(&alice, &changed, &key, &grant).await,
+        SubmitOutcome::Submitted { .. }
+    ));
+    app.stop().await;
 }
 
 #[tokio::test]

@@ -77,6 +77,8 @@ pub struct RequestView {
     pub may_withdraw: bool,
     pub may_change: bool,
     pub may_remove: bool,
+    /// Granted, but not merged yet: changing or removing waits for the merge.
+    pub day2_waits: bool,
     pub pending_day2: Option<String>,
     /// The approved change that replaced this grant.
     pub replaced_by: Option<String>,

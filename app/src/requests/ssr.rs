@@ -705,9 +705,12 @@ pub async fn load_request(
     } else {
         None
     };
-    let granted = workflow::is_granted(&record.state)
+    let in_force = workflow::is_granted(&record.state)
         && record.operation != "remove"
         && detail.replaced_by.is_none();
+    // Changed or removed only once merged (see `is_delivered`).
+    let granted = in_force && workflow::is_delivered(&record.state);
+    let day2_waits = in_force && !granted && me.may_request_for(&record.team);
     let team_member = me.may_request_for(&record.team);
     let note = match blank_to_none(note).as_deref().and_then(parse_id) {
         Some(draft) => backend::drafts::load(&backend.pool, draft, &user.user.subject)
@@ -780,6 +783,7 @@ pub async fn load_request(
             && detail.pending_day2.is_none(),
         may_remove: granted && team_member && detail.pending_day2.is_none(),
         pending_day2: detail.pending_day2.map(|id| id.to_string()),
+        day2_waits,
         replaced_by: detail.replaced_by.map(|id| id.to_string()),
         removal_key: Uuid::new_v4().to_string(),
         note,

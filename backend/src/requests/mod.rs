@@ -145,6 +145,13 @@ pub fn is_granted(state: &str) -> bool {
     GRANTED_STATES.contains(&state)
 }
 
+/// Whether a grant is in the repository's base branch (its pull request merged): only then can
+/// it be changed or removed. Before, a removal could merge first and the grant's own pull request
+/// after it, bringing back what was removed.
+pub fn is_delivered(state: &str) -> bool {
+    matches!(state, "merged" | "live")
+}
+
 /// The groups that decide a request of `team` in `environment`, for messages: "someone in
 /// platform-approvers or team-a-leads".
 pub fn deciders(catalog: &mesh::Catalog, environment: &str, team: &str) -> String {

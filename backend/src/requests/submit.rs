@@ -5,7 +5,7 @@ use mesh::{Problem, Request};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Actor, WorkflowError, check_text, claims, is_granted, record_event};
+use super::{Actor, WorkflowError, check_text, claims, is_delivered, is_granted, record_event};
 
 /// What a submission asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,7 +207,24 @@ async fn grant_to_change(
                 .to_owned(),
         ));
     };
+    if !is_delivered(&row.state) {
+        return Err(WorkflowError::NotAllowed(format!(
+            "its pull request is not merged yet ({}); change or remove it once it is merged, or \
+             ask your platform team to close the pull request",
+            state_words(&row.state)
+        )));
+    }
     claim.parse().map_err(WorkflowError::Internal)
+}
+
+fn state_words(state: &str) -> &'static str {
+    match state {
+        "approved" => "it waits to be delivered",
+        "delivering" => "it is being delivered",
+        "pr_open" => "its pull request is open",
+        "delivery_failed" => "its delivery failed; retry it first",
+        _ => "it is not delivered",
+    }
 }
 
 /// A change keeps what identifies the grant (environment, team, host, path and match) and

@@ -315,10 +315,18 @@ fn OwnerActions(
             </ActionForm>
         }
     });
-    (view.may_withdraw || view.may_change || view.may_remove).then(|| {
+    let waits = view.day2_waits.then(|| {
+        view! {
+            <p class="hint" id="day2-waits">
+                "Once its pull request is merged, your team can ask to change or remove it here."
+            </p>
+        }
+    });
+    (view.may_withdraw || view.may_change || view.may_remove || view.day2_waits).then(|| {
         view! {
             <section class="owner-actions" aria-labelledby="owner-heading">
                 <h2 id="owner-heading">"Your team's request"</h2>
+                {waits}
                 {withdraw_form}
                 {change_link}
                 {remove_form}
