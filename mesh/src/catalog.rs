@@ -375,13 +375,17 @@ pub enum EgressMode {
 }
 
 /// What a team namespace's baseline Sidecar lets it reach unless configured otherwise: itself
-/// (and its egress grants), the control plane, and in-cluster services.
-pub const DEFAULT_SIDECAR_HOSTS: &[&str] = &["./*", "istio-system/*", "*/*.svc.cluster.local"];
+/// (and its egress grants), the control plane (its namespace put in place of `{control-plane}`),
+/// and in-cluster services.
+pub const DEFAULT_SIDECAR_HOSTS: &[&str] = &["./*", "{control-plane}/*", "*/*.svc.cluster.local"];
+
+/// The control plane's namespace unless configured otherwise.
+pub const DEFAULT_CONTROL_PLANE_NAMESPACE: &str = "istio-system";
 
 /// Per-namespace Sidecar generation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SidecarPolicy {
-    /// Whether every team namespace gets a REGISTRY_ONLY baseline Sidecar.
+    /// Whether the baseline Sidecars are `REGISTRY_ONLY` (else `ALLOW_ANY`).
     pub registry_only: bool,
     /// Egress hosts every generated Sidecar keeps, `namespace/host`.
     pub egress_hosts: Vec<String>,
@@ -773,13 +777,26 @@ fn parse_environment(raw: &EnvironmentConfig) -> Result<Environment, Vec<Problem
         ));
     }
     let egress = parse_egress(p, raw);
+    let control_plane = match &raw.sidecar.control_plane_namespace {
+        Some(namespace) => match DnsLabel::parse(namespace) {
+            Ok(label) => label.to_string(),
+            Err(error) => {
+                p.push(Problem::invalid(
+                    "sidecar.controlPlaneNamespace",
+                    format!("{error}; a namespace name like istio-system"),
+                ));
+                DEFAULT_CONTROL_PLANE_NAMESPACE.to_owned()
+            }
+        },
+        None => DEFAULT_CONTROL_PLANE_NAMESPACE.to_owned(),
+    };
     let sidecar = SidecarPolicy {
         registry_only: raw.sidecar.registry_only,
         egress_hosts: match &raw.sidecar.egress_hosts {
             Some(hosts) => list(p, "sidecar.egressHosts", hosts, parse_sidecar_host),
             None => DEFAULT_SIDECAR_HOSTS
                 .iter()
-                .map(|h| (*h).to_owned())
+                .map(|h| h.replace("{control-plane}", &control_plane))
                 .collect(),
         },
     };

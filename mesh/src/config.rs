@@ -157,10 +157,15 @@ impl Default for EgressConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SidecarConfig {
-    /// Generate a baseline Sidecar with `outboundTrafficPolicy: REGISTRY_ONLY` in every team
-    /// namespace, whether or not it has egress grants.
+    /// Every team namespace gets a baseline Sidecar, whether or not it has egress grants; with
+    /// this, its `outboundTrafficPolicy` is `REGISTRY_ONLY` (only registered hosts are reachable),
+    /// else `ALLOW_ANY`.
     #[serde(default)]
     pub registry_only: bool,
+    /// The namespace of the mesh control plane, which every Sidecar keeps reaching; default
+    /// `istio-system` (OSSM 2.x often runs it elsewhere, e.g. `istio-system-prod`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane_namespace: Option<String>,
     /// Egress hosts every such Sidecar keeps (`namespace/host`); default
     /// `["./*", "istio-system/*", "*/*.svc.cluster.local"]`: the namespace itself (and its egress
     /// grants), the control plane, and every in-cluster service exported to it.

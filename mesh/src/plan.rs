@@ -463,9 +463,6 @@ impl<'a> State<'a> {
             .collect();
         for env_name in environments {
             let env = self.environment(env_name);
-            if !env.sidecar.registry_only {
-                continue;
-            }
             for team in self.catalog.teams() {
                 for namespace in &team.namespaces {
                     let (via_gateway, egress_touched) = egress_namespaces

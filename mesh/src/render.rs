@@ -16,8 +16,9 @@
 //!   (`wc--any.<domain>` for `*.<domain>`; `wc--` labels can never be real hosts) with
 //!   `exportTo: ["."]`,
 //!   `MESH_EXTERNAL`, `resolution: DNS` (`NONE` for wildcards), every granted port;
-//! - per namespace with egress, where the environment asks for it: Sidecar `default` with
-//!   `REGISTRY_ONLY` and the granted hosts;
+//! - per team namespace, granted or not: the baseline Sidecar `default` keeping the namespace,
+//!   the control plane and in-cluster services reachable, `REGISTRY_ONLY` where the environment
+//!   asks for it (else `ALLOW_ANY`);
 //! - egress through the gateway: the ServiceEntry is also exported to the gateway namespace, a
 //!   VirtualService per host routes SNI traffic from the sidecars to the gateway and from the
 //!   gateway out, a DestinationRule `egress-gateway` per namespace defines the subset, and one
@@ -642,7 +643,11 @@ pub fn sidecar(
         Spec::Sidecar(SidecarSpec {
             egress: vec![SidecarEgress { hosts: entries }],
             outbound_traffic_policy: OutboundTrafficPolicy {
-                mode: "REGISTRY_ONLY",
+                mode: if env.sidecar.registry_only {
+                    "REGISTRY_ONLY"
+                } else {
+                    "ALLOW_ANY"
+                },
             },
         }),
     )

@@ -147,6 +147,75 @@ fn every_team_namespace_gets_a_baseline_sidecar_with_or_without_grants() {
     }
 }
 
+/// The outbound traffic policy of every generated Sidecar.
+fn sidecar_modes(plan: &mesh::Plan) -> Vec<String> {
+    plan.files
+        .iter()
+        .filter(|f| f.path.ends_with("/sidecar-default.yaml"))
+        .map(|f| {
+            let value: serde_json::Value = serde_norway::from_str(&f.contents).expect("yaml");
+            value["spec"]["outboundTrafficPolicy"]["mode"]
+                .as_str()
+                .expect("a mode")
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn without_registry_only_the_baseline_sidecar_is_still_generated_and_allows_any() {
+    // Before, an environment that did not ask for REGISTRY_ONLY got no Sidecar at all.
+    let mut file = common::catalog_file();
+    for env in &mut file.environments {
+        env.sidecar.registry_only = false;
+    }
+    let allow_any = mesh::Catalog::from_config(file.environments, file.teams).unwrap();
+    let state = mesh::render_environment(&allow_any, "dev", &[])
+        .unwrap()
+        .unwrap();
+    let modes = sidecar_modes(&state);
+    assert!(!modes.is_empty());
+    assert!(modes.iter().all(|m| m == "ALLOW_ANY"), "{modes:?}");
+    let with = mesh::render_environment(&catalog(), "dev", &[])
+        .unwrap()
+        .unwrap();
+    let modes = sidecar_modes(&with);
+    assert!(!modes.is_empty() && modes.iter().all(|m| m == "REGISTRY_ONLY"));
+}
+
+#[test]
+fn the_sidecar_keeps_the_configured_control_plane_namespace() {
+    let mut file = common::catalog_file();
+    file.environments[0].sidecar.control_plane_namespace = Some("istio-system-prod".to_owned());
+    let env = file.environments[0].name.clone();
+    let catalog =
+        mesh::Catalog::from_config(file.environments.clone(), file.teams.clone()).unwrap();
+    let state = mesh::render_environment(&catalog, &env, &[])
+        .unwrap()
+        .unwrap();
+    let hosts: Vec<Vec<String>> = sidecars(&state)
+        .into_iter()
+        .filter(|(path, _)| path.starts_with(&format!("{env}/")))
+        .map(|(_, hosts)| hosts)
+        .collect();
+    assert!(!hosts.is_empty());
+    for hosts in hosts {
+        assert_eq!(
+            hosts,
+            ["./*", "istio-system-prod/*", "*/*.svc.cluster.local"]
+        );
+    }
+
+    file.environments[0].sidecar.control_plane_namespace = Some("Istio System".to_owned());
+    let problems = mesh::Catalog::from_config(file.environments, file.teams).expect_err("refused");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.field.contains("sidecar.controlPlaneNamespace")),
+        "{problems:?}"
+    );
+}
+
 #[test]
 fn a_new_route_brings_its_namespace_sidecar_so_the_kustomization_builds() {
     let plan = plan(&catalog(), &[], &[route("dev", "team-b", "/b", "prefix")]).unwrap();
