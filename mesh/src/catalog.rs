@@ -444,6 +444,19 @@ pub struct Environment {
     pub policy: Policy,
     /// Approval policy.
     pub approval: ApprovalPolicy,
+    /// Prefixes the platform serves on every shared host, first in each root VirtualService.
+    pub platform_routes: Vec<PlatformRoute>,
+}
+
+/// A prefix the platform serves itself (its prefix is reserved for teams).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformRoute {
+    /// The path prefix.
+    pub prefix: PathPrefix,
+    /// The Service that answers it.
+    pub service: Fqdn,
+    /// Its port.
+    pub port: Port,
 }
 
 impl Environment {
@@ -823,12 +836,49 @@ fn parse_environment(raw: &EnvironmentConfig) -> Result<Environment, Vec<Problem
         Some(protocols) => list(p, "policy.allowedProtocols", protocols, Protocol::parse),
         None => vec![Protocol::Tls, Protocol::Https],
     };
-    let reserved_prefixes = list(
+    let mut reserved_prefixes = list(
         p,
         "policy.reservedPrefixes",
         &policy.reserved_prefixes,
         PathPrefix::parse,
     );
+    let mut platform_routes = Vec::new();
+    for (i, route) in raw.platform_routes.iter().enumerate() {
+        let at = |field: &str| format!("platformRoutes[{i}].{field}");
+        let prefix = field(p, &at("prefix"), PathPrefix::parse(&route.prefix));
+        let service = field(p, &at("service"), Fqdn::parse(&route.service));
+        let port = field(p, &at("port"), Port::try_from(route.port));
+        if let Some(prefix) = &prefix
+            && prefix.as_str() == "/"
+        {
+            p.push(Problem::invalid(
+                at("prefix"),
+                "the platform cannot take / (every path); name a prefix such as /.well-known",
+            ));
+            continue;
+        }
+        if let (Some(prefix), Some(service), Some(port)) = (prefix, service, port) {
+            if platform_routes
+                .iter()
+                .any(|other: &PlatformRoute| other.prefix == prefix)
+            {
+                p.push(Problem::invalid(
+                    at("prefix"),
+                    format!("{prefix} is routed twice; keep one platform route per prefix"),
+                ));
+                continue;
+            }
+            // Served by the platform, so no team may lease it or anything under it.
+            if !reserved_prefixes.contains(&prefix) {
+                reserved_prefixes.push(prefix.clone());
+            }
+            platform_routes.push(PlatformRoute {
+                prefix,
+                service,
+                port,
+            });
+        }
+    }
     if raw.approval.approvals_required == 0 {
         p.push(Problem::invalid(
             "approval.approvalsRequired",
@@ -879,6 +929,7 @@ fn parse_environment(raw: &EnvironmentConfig) -> Result<Environment, Vec<Problem
             approvals_required: raw.approval.approvals_required,
             approver_groups: raw.approval.approver_groups.clone(),
         },
+        platform_routes,
     })
 }
 

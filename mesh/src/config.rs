@@ -62,6 +62,22 @@ pub struct EnvironmentConfig {
     /// Who approves requests in this environment (carried along for the backend).
     #[serde(default)]
     pub approval: ApprovalConfig,
+    /// Prefixes the platform serves itself on every shared host (e.g. `/.well-known`), ahead of
+    /// the teams' routes in the root VirtualService; each prefix is reserved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platform_routes: Vec<PlatformRouteConfig>,
+}
+
+/// A route the platform serves on every shared host of an environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PlatformRouteConfig {
+    /// The path prefix, e.g. `/.well-known`.
+    pub prefix: String,
+    /// The Service that answers it, e.g. `well-known.platform.svc.cluster.local`.
+    pub service: String,
+    /// The Service's port.
+    pub port: i64,
 }
 
 /// Mesh flavour and version: `istio` with `1.20`–`1.30`, or `openshiftServiceMesh` with

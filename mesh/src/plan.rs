@@ -407,6 +407,30 @@ impl<'a> State<'a> {
                 ));
             }
         }
+        // A shared host without leases still gets its root when the environment routes platform
+        // prefixes: those are served whether or not a team has a route there.
+        let planned: BTreeSet<&DnsLabel> = self
+            .leases
+            .keys()
+            .map(|(env, _)| env)
+            .chain(self.grants.by_namespace.keys().map(|(env, _)| env))
+            .chain(self.environments.iter().copied())
+            .collect();
+        for env_name in planned {
+            let env = self.environment(env_name);
+            if env.platform_routes.is_empty() {
+                continue;
+            }
+            for host in &env.hosts {
+                if !self.leases.contains_key(&(env_name.clone(), host.clone())) {
+                    objects.push((
+                        env,
+                        render::root_virtual_service(env, host, &[]),
+                        self.touch_all,
+                    ));
+                }
+            }
+        }
         // env -> every namespace/host routed through its egress gateway, touched
         let mut gateway_hosts: BTreeMap<&DnsLabel, (BTreeSet<String>, bool)> = BTreeMap::new();
         // (env, namespace) with grants -> (some grant goes through the gateway, touched)

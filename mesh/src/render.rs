@@ -6,7 +6,8 @@
 //! - per (environment, shared host): the root VirtualService `<host-with-dashes>-root` in the
 //!   environment's root namespace, bound to the ingress gateway, one rule per lease in routing
 //!   order (most specific first, see [`crate::leases`]) delegating to the owning namespace, and a
-//!   single `default-404` catch-all last;
+//!   single `default-404` catch-all last; the environment's platform routes (reserved prefixes
+//!   served by platform Services) come first;
 //! - per (environment, shared host, team namespace): the delegate VirtualService
 //!   `<host-with-dashes>` with no hosts and no gateways, exported to the root namespace only;
 //!   a `prefix /p` lease matches `exact /p` and `prefix /p/` (Istio's prefix is a plain string
@@ -402,7 +403,29 @@ fn port_name(protocol: Protocol, port: Port) -> String {
 /// a slug, `-exact` for exact matches, and a short hash of the path so that `/a/b` and `/a-b`
 /// never share a name. Envoy statistics and Argo Rollouts' `trafficRouting.istio` refer to it.
 pub fn route_name(route: &ApiRoute) -> String {
+    let kind = match route.path_match() {
+        PathMatch::Exact => "-exact",
+        PathMatch::Prefix => "",
+    };
     let path = route.path().as_str();
+    format!(
+        "{}{kind}-{:06x}",
+        path_slug(path),
+        path_hash(route.path_match().as_str(), path)
+    )
+}
+
+/// The stable name of a platform route: `platform-`, the prefix as a slug, and its hash.
+pub fn platform_route_name(prefix: &str) -> String {
+    format!(
+        "platform-{}-{:06x}",
+        path_slug(prefix),
+        path_hash("platform", prefix)
+    )
+}
+
+/// A path as a lowercase slug of at most 40 characters (`root` for `/`).
+fn path_slug(path: &str) -> String {
     let mut slug = String::new();
     for c in path.chars() {
         if c.is_ascii_alphanumeric() {
@@ -414,18 +437,35 @@ pub fn route_name(route: &ApiRoute) -> String {
     let slug = slug.trim_end_matches('-');
     let slug = if slug.is_empty() { "root" } else { slug };
     let slug: String = slug.chars().take(40).collect();
-    let slug = slug.trim_end_matches('-');
-    // FNV-1a over the match kind and the exact path: stable across releases and platforms.
+    slug.trim_end_matches('-').to_owned()
+}
+
+/// FNV-1a over a kind and a path, 24 bits: stable across releases and platforms.
+fn path_hash(kind: &str, path: &str) -> u32 {
     let mut hash: u32 = 0x811c_9dc5;
-    for byte in route.path_match().as_str().bytes().chain(path.bytes()) {
+    for byte in kind.bytes().chain(path.bytes()) {
         hash ^= u32::from(byte);
         hash = hash.wrapping_mul(0x0100_0193);
     }
-    let kind = match route.path_match() {
-        PathMatch::Exact => "-exact",
-        PathMatch::Prefix => "",
-    };
-    format!("{slug}{kind}-{:06x}", hash & 0x00ff_ffff)
+    hash & 0x00ff_ffff
+}
+
+/// The matches of a prefix: `exact /p` and `prefix /p/` (Istio's prefix is a plain string
+/// prefix, so `prefix /p` would also take `/px`), or only `prefix /p/` when it ends with `/`.
+fn prefix_matches(prefix: &str) -> Vec<HttpMatch> {
+    if prefix.ends_with('/') {
+        return vec![HttpMatch {
+            uri: StringMatch::prefix(prefix.to_owned()),
+        }];
+    }
+    vec![
+        HttpMatch {
+            uri: StringMatch::exact(prefix.to_owned()),
+        },
+        HttpMatch {
+            uri: StringMatch::prefix(format!("{prefix}/")),
+        },
+    ]
 }
 
 /// The paths of a host leased with `match: exact`: a prefix lease of the same path leaves its own
@@ -470,9 +510,24 @@ fn uri_matches(
 /// The root VirtualService of a shared host, from its leases in routing order.
 pub fn root_virtual_service(env: &Environment, host: &Fqdn, routes: &[&ApiRoute]) -> IstioObject {
     let exact_held = exact_paths(routes.iter().copied());
-    let mut http: Vec<HttpRoute> = routes
-        .iter()
-        .map(|route| HttpRoute {
+    // The platform's own prefixes first: they are reserved, so no lease overlaps them.
+    let platform = env.platform_routes.iter().map(|platform| HttpRoute {
+        name: Some(platform_route_name(platform.prefix.as_str())),
+        matches: prefix_matches(platform.prefix.as_str()),
+        route: vec![RouteDestination {
+            destination: Destination {
+                host: platform.service.to_string(),
+                subset: None,
+                port: PortSelector {
+                    number: platform.port.get(),
+                },
+            },
+        }],
+        ..HttpRoute::default()
+    });
+    let mut http: Vec<HttpRoute> = platform.collect();
+    http.extend(routes.iter().map(|route| {
+        HttpRoute {
             name: Some(route_name(route)),
             matches: uri_matches(route, &exact_held)
                 .into_iter()
@@ -483,8 +538,8 @@ pub fn root_virtual_service(env: &Environment, host: &Fqdn, routes: &[&ApiRoute]
                 namespace: route.target().namespace().to_string(),
             }),
             ..HttpRoute::default()
-        })
-        .collect();
+        }
+    }));
     http.push(HttpRoute {
         name: Some("default-404".to_owned()),
         direct_response: Some(DirectResponse { status: 404 }),

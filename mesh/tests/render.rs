@@ -517,3 +517,113 @@ fn through_the_egress_gateway_a_host_takes_one_port() {
         other_port[0].message
     );
 }
+
+/// The example catalog with `/.well-known` served by the platform in every environment.
+fn catalog_with_platform_routes() -> mesh::Catalog {
+    let mut file = common::catalog_file();
+    for env in &mut file.environments {
+        env.platform_routes = vec![mesh::config::PlatformRouteConfig {
+            prefix: "/.well-known".to_owned(),
+            service: "well-known.platform.svc.cluster.local".to_owned(),
+            port: 8080,
+        }];
+    }
+    mesh::Catalog::from_config(file.environments, file.teams).expect("valid")
+}
+
+/// The `http` rule names of the root VirtualService in `plan`.
+fn root_rule_names(plan: &mesh::Plan) -> Vec<String> {
+    let root = plan
+        .files
+        .iter()
+        .find(|f| f.path.contains("-root.yaml"))
+        .expect("a root VirtualService");
+    let value: serde_json::Value = serde_norway::from_str(&root.contents).expect("yaml");
+    value["spec"]["http"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|rule| rule["name"].as_str().expect("named").to_owned())
+        .collect()
+}
+
+#[test]
+fn platform_routes_come_first_in_the_root_and_their_prefixes_are_reserved() {
+    let catalog = catalog_with_platform_routes();
+    let plan = plan(
+        &catalog,
+        &[],
+        &[route("dev", "team-a", "/orders", "prefix")],
+    )
+    .unwrap();
+    let names = root_rule_names(&plan);
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names[0].starts_with("platform-well-known-"), "{names:?}");
+    assert!(names[1].starts_with("orders-"), "{names:?}");
+    assert_eq!(names[2], "default-404");
+    insta::assert_snapshot!("dev_platform_routes_v1", plan.to_multi_document_yaml());
+
+    // Nobody may lease the platform's prefix, or anything under it.
+    for path in ["/.well-known", "/.well-known/openid-configuration"] {
+        let refused = plan_err(&catalog, route("dev", "team-a", path, "prefix"));
+        assert!(
+            refused.iter().any(|p| p.message.contains("reserved")),
+            "{path}: {refused:?}"
+        );
+    }
+}
+
+fn plan_err(catalog: &mesh::Catalog, request: mesh::Request) -> Vec<mesh::Problem> {
+    match plan(catalog, &[], &[request]) {
+        Ok(_) => panic!("accepted"),
+        Err(problems) => problems,
+    }
+}
+
+#[test]
+fn a_host_without_routes_still_serves_the_platform_prefixes() {
+    let state = mesh::render_environment(&catalog_with_platform_routes(), "prod", &[])
+        .unwrap()
+        .unwrap();
+    let names = root_rule_names(&state);
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[0].starts_with("platform-well-known-"));
+    insta::assert_snapshot!(
+        "prod_platform_routes_v1beta1",
+        state.to_multi_document_yaml()
+    );
+    // Without platform routes, a host nobody routes on has no root.
+    let plain = mesh::render_environment(&catalog(), "prod", &[])
+        .unwrap()
+        .unwrap();
+    assert!(!plain.files.iter().any(|f| f.path.contains("-root.yaml")));
+}
+
+#[test]
+fn platform_route_config_is_checked_field_by_field() {
+    let mut file = common::catalog_file();
+    file.environments[0].platform_routes = vec![
+        mesh::config::PlatformRouteConfig {
+            prefix: "/".to_owned(),
+            service: "a.platform.svc.cluster.local".to_owned(),
+            port: 80,
+        },
+        mesh::config::PlatformRouteConfig {
+            prefix: "/.well-known".to_owned(),
+            service: "not a host".to_owned(),
+            port: 70000,
+        },
+    ];
+    let problems = mesh::Catalog::from_config(file.environments, file.teams).expect_err("refused");
+    let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    for field in [
+        "platformRoutes[0].prefix",
+        "platformRoutes[1].service",
+        "platformRoutes[1].port",
+    ] {
+        assert!(
+            fields.iter().any(|f| f.ends_with(field)),
+            "{field} in {fields:?}"
+        );
+    }
+}
