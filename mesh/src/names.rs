@@ -654,6 +654,153 @@ impl PathPrefix {
 }
 string_newtype_serde!(PathPrefix);
 
+/// External addresses, as a CIDR block (`203.0.113.0/24`) or one address (`203.0.113.10`, read
+/// as `/32`): how Istio tells plain TCP destinations apart, since TCP carries no host name.
+/// Private, loopback, link-local (cloud metadata) and other non-public ranges are refused, and so
+/// are blocks wider than a /16 (IPv4) or a /48 (IPv6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Cidr {
+    address: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `address` or `address/prefix`.
+    pub fn parse(value: &str) -> Result<Self, ParseError> {
+        use std::net::IpAddr;
+        let value = value.trim();
+        let (address, prefix) = match value.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (value, None),
+        };
+        let address: IpAddr = address.parse().map_err(|_| {
+            ParseError::new(format!(
+                "{} is not an IP address or CIDR block; expected e.g. 203.0.113.10 or 203.0.113.0/24",
+                quoted(value)
+            ))
+        })?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(text) => match text.parse::<u8>() {
+                Ok(n) if n <= max => n,
+                _ => {
+                    return Err(ParseError::new(format!(
+                        "{} has no valid prefix length; expected 0 to {max} after the /",
+                        quoted(value)
+                    )));
+                }
+            },
+        };
+        let narrowest_allowed = if address.is_ipv4() { 16 } else { 48 };
+        if prefix < narrowest_allowed {
+            return Err(ParseError::new(format!(
+                "{} opens more than a /{narrowest_allowed}; list the external service's own addresses",
+                quoted(value)
+            )));
+        }
+        let cidr = Self { address, prefix };
+        if cidr.network() != cidr.bits() {
+            return Err(ParseError::new(format!(
+                "{} has host bits set; the block is {}",
+                quoted(value),
+                Self {
+                    address: cidr.address_of(cidr.network()),
+                    prefix
+                }
+            )));
+        }
+        if !is_public(address) {
+            return Err(ParseError::new(format!(
+                "{} is not a public address (private, loopback, link-local such as cloud metadata, \
+                 or reserved); egress grants are for services outside the cluster's networks",
+                quoted(value)
+            )));
+        }
+        Ok(cidr)
+    }
+
+    fn bits(&self) -> u128 {
+        match self.address {
+            std::net::IpAddr::V4(v4) => u128::from(u32::from(v4)),
+            std::net::IpAddr::V6(v6) => u128::from(v6),
+        }
+    }
+
+    fn width(&self) -> u32 {
+        if self.address.is_ipv4() { 32 } else { 128 }
+    }
+
+    fn mask(&self, prefix: u8) -> u128 {
+        let width = self.width();
+        let host_bits = width - u32::from(prefix);
+        let all = if width == 128 {
+            u128::MAX
+        } else {
+            (1u128 << width) - 1
+        };
+        if host_bits >= 128 {
+            0
+        } else {
+            all & !((1u128 << host_bits) - 1)
+        }
+    }
+
+    fn network(&self) -> u128 {
+        self.bits() & self.mask(self.prefix)
+    }
+
+    fn address_of(&self, bits: u128) -> std::net::IpAddr {
+        match self.address {
+            std::net::IpAddr::V4(_) => std::net::IpAddr::V4(std::net::Ipv4Addr::from(bits as u32)),
+            std::net::IpAddr::V6(_) => std::net::IpAddr::V6(std::net::Ipv6Addr::from(bits)),
+        }
+    }
+
+    /// Whether the two blocks share an address.
+    pub fn overlaps(&self, other: &Cidr) -> bool {
+        if self.address.is_ipv4() != other.address.is_ipv4() {
+            return false;
+        }
+        let shorter = self.prefix.min(other.prefix);
+        self.bits() & self.mask(shorter) == other.bits() & other.mask(shorter)
+    }
+}
+
+/// Whether an address is on the public internet (not private, loopback, link-local, shared,
+/// documentation-excluded or otherwise special).
+fn is_public(address: std::net::IpAddr) -> bool {
+    match address {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_broadcast()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || a >= 240)
+        }
+        std::net::IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some())
+        }
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.address, self.prefix)
+    }
+}
+
 /// A TCP port number, 1–65535.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Port(u16);

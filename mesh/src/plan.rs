@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, EgressMode, Environment};
 use crate::leases::{Overlap, PathLeases};
-use crate::names::{DnsLabel, EgressHost, Fqdn};
+use crate::names::{Cidr, DnsLabel, EgressHost, Fqdn, Port, Protocol};
 use crate::policy;
 use crate::problem::{Problem, ProblemKind};
 use crate::render::{self, HostGrant, IstioObject};
@@ -72,6 +72,9 @@ type GrantEntry<'a> = (HostGrant, bool, Option<&'a str>);
 struct Grants<'a> {
     /// (env, namespace) -> host -> grant, with whether any port of it is new.
     by_namespace: BTreeMap<NamespaceKey, BTreeMap<EgressHost, GrantEntry<'a>>>,
+    /// (env, port) -> the addresses plain TCP is granted on there, and whose they are: a TCP
+    /// listener is keyed by address and port, so two grants must not share both.
+    tcp: BTreeMap<(DnsLabel, Port), Vec<(Cidr, String)>>,
 }
 
 struct State<'a> {
@@ -350,14 +353,71 @@ impl<'a> State<'a> {
                 }
             }
         }
+        let whose = format!(
+            "{}/{}{}",
+            egress.namespace(),
+            egress
+                .hosts()
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            contribution
+                .origin
+                .map(|origin| format!(" ({origin})"))
+                .unwrap_or_default()
+        );
+        let tcp_ports: Vec<Port> = egress
+            .ports()
+            .iter()
+            .filter(|port| port.protocol() == Protocol::Tcp)
+            .map(|port| port.number())
+            .collect();
+        for port in &tcp_ports {
+            let claims = self
+                .grants
+                .tcp
+                .get(&(egress.environment().clone(), *port))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            for (i, address) in egress.addresses().iter().enumerate() {
+                if let Some((held, holder)) = claims.iter().find(|(held, _)| held.overlaps(address))
+                {
+                    problems.push(Problem::new(
+                        ProblemKind::Conflict,
+                        format!("addresses[{i}]"),
+                        format!(
+                            "TCP port {port} on {address} is already granted to {holder} ({held}); \
+                             a plain TCP destination is known only by address and port, so the \
+                             two grants would take each other's traffic"
+                        ),
+                    ));
+                }
+            }
+        }
         if problems.len() > before {
             return;
         }
+        for port in tcp_ports {
+            let claims = self
+                .grants
+                .tcp
+                .entry((egress.environment().clone(), port))
+                .or_default();
+            for address in egress.addresses() {
+                claims.push((*address, whose.clone()));
+            }
+        }
+        let hosts = self
+            .grants
+            .by_namespace
+            .entry((egress.environment().clone(), egress.namespace().clone()))
+            .or_default();
         for host in egress.hosts() {
             let entry = hosts.entry(host.clone()).or_insert_with(|| {
                 (
                     HostGrant {
                         ports: BTreeMap::new(),
+                        addresses: BTreeSet::new(),
                         via_gateway: egress.via_egress_gateway(),
                     },
                     false,
@@ -367,6 +427,7 @@ impl<'a> State<'a> {
             for port in egress.ports() {
                 entry.0.ports.insert(port.number(), port.protocol());
             }
+            entry.0.addresses.extend(egress.addresses().iter().copied());
             entry.1 |= contribution.is_new;
         }
     }

@@ -16,7 +16,8 @@
 //! - per (environment, namespace, external host): a ServiceEntry named after the host
 //!   (`wc--any.<domain>` for `*.<domain>`; `wc--` labels can never be real hosts) with
 //!   `exportTo: ["."]`,
-//!   `MESH_EXTERNAL`, `resolution: DNS` (`NONE` for wildcards), every granted port;
+//!   `MESH_EXTERNAL`, `resolution: DNS` (`NONE` for wildcards, and for plain TCP, which is
+//!   matched on its granted `addresses`), every granted port;
 //! - per team namespace, granted or not: the baseline Sidecar `default` keeping the namespace,
 //!   the control plane and in-cluster services reachable, `REGISTRY_ONLY` where the environment
 //!   asks for it (else `ALLOW_ANY`);
@@ -30,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::catalog::{EgressGateway, Environment, Team};
-use crate::names::{DnsLabel, EgressHost, Fqdn, Port, Protocol};
+use crate::names::{Cidr, DnsLabel, EgressHost, Fqdn, Port, Protocol};
 use crate::request::{ApiRoute, PathMatch};
 
 /// Label put on every generated object so inventories can tell Signalbox's objects apart.
@@ -253,6 +254,9 @@ pub struct TlsMatch {
 pub struct ServiceEntrySpec {
     /// Hosts.
     pub hosts: Vec<String>,
+    /// Addresses (CIDR) plain TCP is matched on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
     /// Namespaces that see the entry.
     pub export_to: Vec<String>,
     /// `MESH_EXTERNAL`.
@@ -349,6 +353,8 @@ pub struct Subset {
 pub struct HostGrant {
     /// Granted ports with their protocol.
     pub ports: BTreeMap<Port, Protocol>,
+    /// The addresses plain TCP is matched on.
+    pub addresses: BTreeSet<Cidr>,
     /// Whether traffic goes through the egress gateway.
     pub via_gateway: bool,
 }
@@ -651,6 +657,7 @@ pub fn service_entry(
         metadata(egress_name(host), namespace.as_str()),
         Spec::ServiceEntry(ServiceEntrySpec {
             hosts: vec![host.to_string()],
+            addresses: grant.addresses.iter().map(ToString::to_string).collect(),
             export_to,
             location: "MESH_EXTERNAL",
             ports: grant
@@ -662,9 +669,11 @@ pub fn service_entry(
                     protocol: protocol.as_str(),
                 })
                 .collect(),
+            // CIDR addresses are only accepted with NONE: the connection goes to the address
+            // the application dialled, which the addresses match.
             resolution: match host {
-                EgressHost::Exact(_) => "DNS",
-                EgressHost::Wildcard(_) => "NONE",
+                EgressHost::Exact(_) if grant.addresses.is_empty() => "DNS",
+                _ => "NONE",
             },
         }),
     )

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::names::{
-    DnsLabel, Duration, EgressHost, Fqdn, ParseError, PathPrefix, Port, Protocol, ServiceName,
+    Cidr, DnsLabel, Duration, EgressHost, Fqdn, ParseError, PathPrefix, Port, Protocol, ServiceName,
 };
 use crate::problem::{Problem, quoted};
 
@@ -28,6 +28,8 @@ pub const MAX_REQUESTS: usize = 100;
 pub const MAX_EGRESS_HOSTS: usize = 16;
 /// The most ports one egress request may name.
 pub const MAX_EGRESS_PORTS: usize = 8;
+/// At most this many address blocks per egress request.
+pub const MAX_EGRESS_ADDRESSES: usize = 16;
 /// The most retry attempts a route may ask for.
 pub const MAX_RETRY_ATTEMPTS: u32 = 10;
 
@@ -182,6 +184,7 @@ pub struct Egress {
     namespace: DnsLabel,
     hosts: Vec<EgressHost>,
     ports: Vec<EgressPort>,
+    addresses: Vec<Cidr>,
     via_egress_gateway: bool,
 }
 
@@ -209,6 +212,10 @@ impl Egress {
     /// Whether traffic goes through the environment's egress gateway.
     pub fn via_egress_gateway(&self) -> bool {
         self.via_egress_gateway
+    }
+    /// The external addresses plain TCP is matched on (empty unless a port is TCP).
+    pub fn addresses(&self) -> &[Cidr] {
+        &self.addresses
     }
 }
 
@@ -508,6 +515,8 @@ struct RawEgress {
     namespace: String,
     hosts: Vec<String>,
     ports: Vec<RawEgressPort>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    addresses: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     via_egress_gateway: Option<bool>,
 }
@@ -706,13 +715,76 @@ fn parse_egress(f: &mut Fields, raw: RawEgress) -> Option<Egress> {
             }
         }
     }
+    if raw.addresses.len() > MAX_EGRESS_ADDRESSES {
+        f.problems.push(Problem::invalid(
+            "addresses",
+            format!(
+                "must name at most {MAX_EGRESS_ADDRESSES} address blocks, not {}",
+                raw.addresses.len()
+            ),
+        ));
+    }
+    let mut addresses: Vec<Cidr> = Vec::new();
+    for (i, raw_address) in raw.addresses.iter().enumerate() {
+        let field = format!("addresses[{i}]");
+        if let Some(address) = f.take(&field, Cidr::parse(raw_address)) {
+            if let Some(first) = addresses.iter().position(|a| a.overlaps(&address)) {
+                f.problems.push(Problem::invalid(
+                    field,
+                    format!("overlaps addresses[{first}] ({})", addresses[first]),
+                ));
+            } else {
+                addresses.push(address);
+            }
+        }
+    }
+    let via_egress_gateway = raw.via_egress_gateway.unwrap_or(false);
+    // Plain TCP carries no host name: Istio can only tell TCP destinations apart by address.
+    if let Some(tcp) = ports.iter().position(|p| p.protocol == Protocol::Tcp) {
+        if raw.addresses.is_empty() {
+            f.problems.push(Problem::invalid(
+                "addresses",
+                format!(
+                    "are required for plain TCP (ports[{tcp}]): TCP carries no host name, so the \
+                     sidecar can only match it by address; list the external service's addresses \
+                     (CIDR, e.g. 203.0.113.10/32), or use TLS"
+                ),
+            ));
+        }
+        for (i, host) in hosts.iter().enumerate() {
+            if let EgressHost::Wildcard(_) = host {
+                f.problems.push(Problem::invalid(
+                    format!("hosts[{i}]"),
+                    format!(
+                        "{host} is a wildcard, which plain TCP cannot be matched on; name the \
+                         host, or use TLS"
+                    ),
+                ));
+            }
+        }
+        if hosts.len() > 1 {
+            f.problems.push(Problem::invalid(
+                "hosts",
+                "plain TCP takes one host per request, with its addresses; ask for the other \
+                 hosts in requests of their own",
+            ));
+        }
+        if via_egress_gateway {
+            f.problems.push(Problem::invalid(
+                "viaEgressGateway",
+                "plain TCP cannot go through the egress gateway, which routes on the TLS server \
+                 name; use TLS, or leave viaEgressGateway out",
+            ));
+        }
+    }
     Some(Egress {
         environment: environment?,
         team: team?,
         namespace: namespace?,
         hosts,
         ports,
-        via_egress_gateway: raw.via_egress_gateway.unwrap_or(false),
+        addresses,
+        via_egress_gateway,
     })
 }
 
@@ -774,6 +846,7 @@ impl From<Request> for RawRequest {
                         protocol: p.protocol.to_string(),
                     })
                     .collect(),
+                addresses: e.addresses.iter().map(ToString::to_string).collect(),
                 via_egress_gateway: Some(e.via_egress_gateway),
             }),
         }

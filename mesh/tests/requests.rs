@@ -258,7 +258,7 @@ fn wildcards_need_the_environment_to_allow_them() {
 #[test]
 fn ports_and_protocols_come_from_the_allowed_lists() {
     let fields = policy_fields(
-        "kind: Egress\nenvironment: prod\nteam: team-a\nnamespace: team-a\nhosts: [a.example.org]\nports: [{number: 8443, protocol: TLS}, {number: 443, protocol: TCP}]\n",
+        "kind: Egress\nenvironment: prod\nteam: team-a\nnamespace: team-a\nhosts: [a.example.org]\nports: [{number: 8443, protocol: TLS}, {number: 443, protocol: TCP}]\naddresses: [203.0.113.10]\n",
     );
     assert_eq!(fields, ["ports[0].number", "ports[1].protocol"]);
 }

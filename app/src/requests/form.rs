@@ -42,6 +42,9 @@ pub struct EgressForm {
     pub namespace: String,
     pub hosts: Vec<String>,
     pub ports: Vec<PortRow>,
+    /// External addresses for plain TCP, separated by commas or spaces.
+    #[serde(default)]
+    pub addresses: String,
     /// "on" when the checkbox is ticked (what a browser sends), anything else is off.
     pub via_egress_gateway: String,
     pub justification: String,
@@ -179,6 +182,12 @@ impl EgressForm {
             "namespace": self.namespace.trim(),
             "hosts": hosts,
             "ports": ports,
+            "addresses": self
+                .addresses
+                .split([',', ' ', '\n'])
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .collect::<Vec<_>>(),
             "viaEgressGateway": self.via_egress_gateway == "on",
         });
         (value, problems)
@@ -219,6 +228,7 @@ pub fn field_of(problem: &Problem) -> Option<String> {
         "viaEgressGateway" => "via_egress_gateway",
         "hosts" => "hosts",
         "ports" => "ports",
+        other if other == "addresses" || other.starts_with("addresses[") => "addresses",
         other if other.starts_with("hosts[") => {
             return other.split(']').next().map(|s| format!("{s}]"));
         }
@@ -289,6 +299,39 @@ mod tests {
         };
         let problems = parse(form.to_value()).expect_err("refused");
         assert_eq!(field_of(&problems[0]).as_deref(), Some("path"));
+    }
+
+    #[test]
+    fn tcp_addresses_are_read_from_one_field_and_their_problems_land_on_it() {
+        let form = EgressForm {
+            environment: "dev".into(),
+            team: "team-a".into(),
+            namespace: "team-a".into(),
+            hosts: vec!["db.partner.com".into()],
+            ports: vec![PortRow {
+                number: "5432".into(),
+                protocol: "TCP".into(),
+            }],
+            addresses: "203.0.113.10/32, 198.51.100.0/28".into(),
+            ..EgressForm::default()
+        };
+        let (value, _) = form.to_value();
+        assert_eq!(
+            value["addresses"],
+            serde_json::json!(["203.0.113.10/32", "198.51.100.0/28"])
+        );
+        let without = EgressForm {
+            addresses: String::new(),
+            ..form.clone()
+        };
+        let problems = parse(without.to_value()).expect_err("TCP needs addresses");
+        assert_eq!(field_of(&problems[0]).as_deref(), Some("addresses"));
+        let private = EgressForm {
+            addresses: "10.0.0.1".into(),
+            ..form
+        };
+        let problems = parse(private.to_value()).expect_err("private address");
+        assert_eq!(field_of(&problems[0]).as_deref(), Some("addresses"));
     }
 
     #[test]

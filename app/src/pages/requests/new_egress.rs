@@ -6,7 +6,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::fields::{FilesPreview, FormState, GeneralProblems, JustificationField, SelectField};
+use super::fields::{
+    FilesPreview, FormState, GeneralProblems, JustificationField, SelectField, TextField,
+};
 use super::new_api::{
     environment_options, first_namespace, namespace_options, team_options, viewer_scope,
 };
@@ -23,6 +25,7 @@ const FIELDS: &[&str] = &[
     "namespace",
     "hosts",
     "ports",
+    "addresses",
     "via_egress_gateway",
     "justification",
 ];
@@ -90,6 +93,7 @@ fn EgressRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
     let team = RwSignal::new(initial.team);
     let namespace = RwSignal::new(initial.namespace);
     let via_gateway = RwSignal::new(initial.via_egress_gateway == "on");
+    let addresses = RwSignal::new(initial.addresses);
     let justification = RwSignal::new(initial.justification);
     let next_key = StoredValue::new(0usize);
     let new_key = move || {
@@ -142,6 +146,7 @@ fn EgressRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
                         protocol: p.protocol.get(),
                     })
                     .collect(),
+                addresses: addresses.get(),
                 via_egress_gateway: if via_gateway.get() { "on" } else { "" }.to_owned(),
                 justification: String::new(),
             };
@@ -310,6 +315,12 @@ fn EgressRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
                     </button>
                     <FieldMessages id="ports-messages".to_owned() messages=ports_messages />
                 </fieldset>
+                // Plain TCP carries no host name: it is matched on the external addresses.
+                <Show when=move || ports.with(|rows| rows.iter().any(|r| r.protocol.get() == "TCP")) || !addresses.with(String::is_empty)>
+                    <TextField field="addresses" label="Addresses (plain TCP)" value=addresses state
+                        hint="Plain TCP is matched on the external service's addresses: list them as CIDR blocks, e.g. 203.0.113.10/32, separated by commas."
+                        placeholder="203.0.113.10/32" />
+                </Show>
                 <Show when=move || has_gateway.get()>
                     <div class="field checkbox">
                         <input type="checkbox" id="via_egress_gateway" name="form[via_egress_gateway]" value="on"
