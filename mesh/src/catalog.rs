@@ -350,18 +350,22 @@ pub struct EgressGateway {
     pub service: Fqdn,
     /// The Service port sidecars send TLS to; the gateway leaves on each grant's own port.
     pub port: Port,
+    /// Every egress grant goes through the gateway.
+    pub required: bool,
+    /// The namespace the gateway's pods run in: as configured, else the namespace of the Service
+    /// host `name.namespace.svc…`, else the Gateway object's namespace.
+    pub workload_namespace: DnsLabel,
+    /// The platform owns the Gateway object and the gateway Service's DestinationRule.
+    pub platform_owned: bool,
+    /// The subset of the gateway Service that sidecars route to.
+    pub subset: String,
 }
 
 impl EgressGateway {
     /// The namespace the gateway's pods (and their Service) run in, which sidecars must see to
-    /// reach them: the namespace of the Service host `name.namespace.svc…`, else the Gateway
-    /// object's namespace.
+    /// reach them.
     pub fn workload_namespace(&self) -> &str {
-        let host = self.service.as_str();
-        match host.split('.').collect::<Vec<_>>().as_slice() {
-            [_, namespace, "svc", ..] => namespace,
-            _ => self.gateway.namespace().as_str(),
-        }
+        self.workload_namespace.as_str()
     }
 }
 
@@ -470,6 +474,9 @@ impl Environment {
         let mut out = vec![self.ingress_gateway.namespace(), &self.root_namespace];
         if let EgressMode::Gateway(gw) = &self.egress {
             out.push(gw.gateway.namespace());
+            if gw.workload_namespace != *gw.gateway.namespace() {
+                out.push(&gw.workload_namespace);
+            }
         }
         out
     }
@@ -942,6 +949,10 @@ fn parse_egress(p: &mut Vec<Problem>, raw: &EnvironmentConfig) -> Option<EgressM
                 (egress.selector.is_some(), "selector"),
                 (egress.service.is_some(), "service"),
                 (egress.gateway_port.is_some(), "gatewayPort"),
+                (egress.required, "required"),
+                (egress.workload_namespace.is_some(), "workloadNamespace"),
+                (egress.platform_owned, "platformOwned"),
+                (egress.subset.is_some(), "subset"),
             ] {
                 if set {
                     p.push(Problem::invalid(
@@ -996,11 +1007,36 @@ fn parse_egress(p: &mut Vec<Problem>, raw: &EnvironmentConfig) -> Option<EgressM
                 Some(port) => field(p, "egress.gatewayPort", Port::try_from(port))?,
                 None => Port::try_from(443).expect("443 is a port"),
             };
+            let workload_namespace = match &egress.workload_namespace {
+                Some(namespace) => {
+                    field(p, "egress.workloadNamespace", DnsLabel::parse(namespace))?
+                }
+                None => match service.as_str().split('.').collect::<Vec<_>>().as_slice() {
+                    [_, namespace, "svc", ..] => {
+                        DnsLabel::parse(namespace).unwrap_or_else(|_| gateway.namespace().clone())
+                    }
+                    _ => gateway.namespace().clone(),
+                },
+            };
+            if egress.subset.is_some() && !egress.platform_owned {
+                p.push(Problem::invalid(
+                    "egress.subset",
+                    "only applies with platformOwned = true (else Signalbox defines the subset)",
+                ));
+            }
+            let subset = match &egress.subset {
+                Some(subset) => field(p, "egress.subset", DnsLabel::parse(subset))?.to_string(),
+                None => crate::render::EGRESS_SUBSET.to_owned(),
+            };
             ok.then_some(EgressMode::Gateway(EgressGateway {
                 gateway,
                 selector,
                 service,
                 port,
+                required: egress.required,
+                workload_namespace,
+                platform_owned: egress.platform_owned,
+                subset,
             }))
         }
         other => {

@@ -155,6 +155,23 @@ pub struct EgressConfig {
     /// port the external host listens on; default 443.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway_port: Option<i64>,
+    /// With `gateway`: every egress grant must go through the gateway (the only way to keep a
+    /// workload that bypasses its sidecar from reaching the outside); default false (offered).
+    #[serde(default)]
+    pub required: bool,
+    /// With `gateway`: the namespace the gateway's pods run in, which every Sidecar and grant
+    /// through it must be visible to; default the namespace of `service`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_namespace: Option<String>,
+    /// With `gateway`: the platform owns the Gateway object and the DestinationRule of the
+    /// gateway Service (defining `subset`); Signalbox references them instead of generating a
+    /// Gateway from the grants and a DestinationRule per namespace.
+    #[serde(default)]
+    pub platform_owned: bool,
+    /// With `platformOwned`: the subset of the gateway Service the platform's DestinationRule
+    /// defines; default `egress`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subset: Option<String>,
 }
 
 impl Default for EgressConfig {
@@ -165,6 +182,10 @@ impl Default for EgressConfig {
             selector: None,
             service: None,
             gateway_port: None,
+            required: false,
+            workload_namespace: None,
+            platform_owned: false,
+            subset: None,
         }
     }
 }

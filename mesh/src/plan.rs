@@ -524,7 +524,11 @@ impl<'a> State<'a> {
                     entry.0.insert(format!("{namespace}/{fqdn}"));
                 }
             }
-            if via_gateway_in_namespace && let Some(gw) = gateway {
+            // A platform-owned gateway comes with its own DestinationRule defining the subset.
+            if via_gateway_in_namespace
+                && let Some(gw) = gateway
+                && !gw.platform_owned
+            {
                 objects.push((
                     env,
                     render::egress_destination_rule(env, namespace, gw),
@@ -567,7 +571,9 @@ impl<'a> State<'a> {
         }
         for (env_name, (hosts, touched)) in gateway_hosts {
             let env = self.environment(env_name);
-            if let EgressMode::Gateway(gw) = &env.egress {
+            if let EgressMode::Gateway(gw) = &env.egress
+                && !gw.platform_owned
+            {
                 let hosts: Vec<String> = hosts.into_iter().collect();
                 objects.push((env, render::egress_gateway(env, gw, &hosts), touched));
             }

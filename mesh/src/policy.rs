@@ -138,6 +138,19 @@ fn check_egress(env: &Environment, team: &Team, egress: &Egress, problems: &mut 
             ),
         ));
     }
+    if let EgressMode::Gateway(gw) = &env.egress
+        && gw.required
+        && !via_gateway
+    {
+        problems.push(Problem::policy(
+            "viaEgressGateway",
+            format!(
+                "environment {} sends all egress through its egress gateway {}; set \
+                 viaEgressGateway: true",
+                env.name, gw.gateway
+            ),
+        ));
+    }
     for (i, host) in egress.hosts().iter().enumerate() {
         let field = format!("hosts[{i}]");
         if let Some(pattern) = policy.denied_hosts.iter().find(|p| p.overlaps(host)) {

@@ -739,7 +739,7 @@ pub fn egress_virtual_service(
             route: vec![RouteDestination {
                 destination: Destination {
                     host: gateway.service.to_string(),
-                    subset: Some(EGRESS_SUBSET.to_owned()),
+                    subset: Some(gateway.subset.clone()),
                     port: PortSelector {
                         number: gateway.port.get(),
                     },

@@ -97,7 +97,8 @@ fn two_tcp_grants_on_the_same_address_and_port_are_refused_naming_the_first() {
     let granted = parse_one(&tcp("team-a", "db.partner.com", "203.0.113.0/28"))
         .with_origin("request 1111".to_owned());
     let second = parse_one(&tcp("team-b", "db-replica.partner.com", "203.0.113.8/29"));
-    let problems = plan(&catalog(), std::slice::from_ref(&granted), &[second]).expect_err("refused");
+    let problems =
+        plan(&catalog(), std::slice::from_ref(&granted), &[second]).expect_err("refused");
     let message = message_at(&problems, "addresses[0]");
     assert!(
         message.contains("team-a/db.partner.com (request 1111)")

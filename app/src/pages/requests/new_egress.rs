@@ -186,6 +186,20 @@ fn EgressRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
                 .any(|e| e.name == env && e.egress.mode == "gateway")
         })
     });
+    // Where the environment sends all egress through its gateway, the choice is made.
+    let gateway_required = Signal::derive(move || {
+        let env = environment.get();
+        config.with_value(|c| {
+            c.environments
+                .iter()
+                .any(|e| e.name == env && e.egress.mode == "gateway" && e.egress.required)
+        })
+    });
+    Effect::new(move |_| {
+        if gateway_required.get() {
+            via_gateway.set(true);
+        }
+    });
     let protocols = Signal::derive(move || {
         let env = environment.get();
         let allowed: Vec<String> = config.with_value(|c| {
@@ -321,7 +335,7 @@ fn EgressRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
                         hint="Plain TCP is matched on the external service's addresses: list them as CIDR blocks, e.g. 203.0.113.10/32, separated by commas."
                         placeholder="203.0.113.10/32" />
                 </Show>
-                <Show when=move || has_gateway.get()>
+                <Show when=move || has_gateway.get() && !gateway_required.get()>
                     <div class="field checkbox">
                         <input type="checkbox" id="via_egress_gateway" name="form[via_egress_gateway]" value="on"
                             checked=via_gateway.get_untracked()
@@ -329,6 +343,12 @@ fn EgressRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
                             on:change=move |event| { via_gateway.set(event_target_checked(&event)); state.edited(); } />
                         <label for="via_egress_gateway">"Send this traffic through the environment's egress gateway"</label>
                     </div>
+                </Show>
+                <Show when=move || gateway_required.get()>
+                    <input type="hidden" name="form[via_egress_gateway]" value="on" />
+                    <p class="hint" id="via-gateway-required">
+                        "This environment sends all outbound traffic through its egress gateway."
+                    </p>
                 </Show>
                 <JustificationField value=justification state />
                 <GeneralProblems problems=state.general(FIELDS) />
