@@ -10,6 +10,7 @@
 //! No IO, no async, no randomness: the crate builds for `wasm32-unknown-unknown` so the browser
 //! runs the very same checks for the live preview, and the output is byte-for-byte deterministic.
 
+pub mod analyze;
 pub mod catalog;
 pub mod changes;
 pub mod config;

@@ -609,6 +609,30 @@ fn finish(
     let mut all_paths: BTreeSet<String> = BTreeSet::new();
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
+    // The whole state of each environment, touched or not, is analyzed together: most of what
+    // breaks traffic is between objects (a delegate and its root, two entries of one host).
+    let mut by_environment: BTreeMap<&str, Vec<serde_json::Value>> = BTreeMap::new();
+    for (env, object, _) in &objects {
+        by_environment
+            .entry(env.name.as_str())
+            .or_default()
+            .push(serde_json::to_value(object).expect("rendered objects serialize to JSON"));
+    }
+    for (env, values) in by_environment {
+        let findings = crate::analyze::analyze(&values);
+        problems.extend(
+            findings
+                .errors
+                .into_iter()
+                .map(|p| p.in_source(Some(&format!("environment {env}")))),
+        );
+        warnings.extend(
+            findings
+                .warnings
+                .into_iter()
+                .map(|p| p.in_source(Some(&format!("environment {env}")))),
+        );
+    }
     for (env, object, touched) in objects {
         let path = env.path_template.render(
             env.name.as_str(),

@@ -2,8 +2,9 @@
 //! server or a database. Platform engineers use it to review generated config and to seed a
 //! GitOps repository; the same `mesh` code runs in the portal.
 //!
-//! Exit codes: 0 rendered; 1 a request was refused (one line per problem on stderr, naming the
-//! file and the field); 2 the command itself was wrong (unreadable file, bad configuration).
+//! Exit codes: 0 rendered (warnings, if any, on stderr); 1 a request was refused (one line per
+//! problem on stderr, naming the file and the field, and the analyzer code where one applies);
+//! 2 the command itself was wrong (unreadable file, bad configuration).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -67,6 +68,10 @@ fn render(args: &RenderArgs) -> Result<(), Failure> {
         return Err(Failure::Refused(problems));
     }
     let plan = mesh::plan(&catalog, &granted, &new).map_err(Failure::Refused)?;
+    // Accepted, but worth a look (each with its istioctl analyze code where one exists).
+    for warning in &plan.warnings {
+        eprintln!("warning: {warning}");
+    }
 
     let Some(dir) = &args.out else {
         print!("{}", plan.to_multi_document_yaml());

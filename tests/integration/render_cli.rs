@@ -168,3 +168,32 @@ fn render_with_an_unreadable_file_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/request.yaml"));
 }
+
+#[test]
+fn render_refuses_one_host_defined_two_ways_through_the_gateway_with_the_analyzer_code() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let egress = |team: &str, protocol: &str| {
+        format!(
+            "kind: Egress\nenvironment: prod\nteam: {team}\nnamespace: {team}\nhosts: [api.partner.com]\n\
+             ports: [{{number: 443, protocol: {protocol}}}]\nviaEgressGateway: true\n"
+        )
+    };
+    let granted = write(dir.path(), "granted.yaml", &egress("team-a", "TLS"));
+    let request = write(dir.path(), "new.yaml", &egress("team-b", "HTTPS"));
+
+    let output = signalbox(&[
+        "render",
+        "--config",
+        &config(),
+        "--granted",
+        &granted,
+        &request,
+    ]);
+
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).expect("utf-8");
+    assert!(
+        stderr.contains("IST0177 ConflictingServiceEntryProtocol: api.partner.com port 443 is TLS in namespace team-a and HTTPS in namespace team-b"),
+        "{stderr}"
+    );
+}
