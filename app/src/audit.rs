@@ -229,10 +229,24 @@ mod ssr {
                 .and_then(|state| state.as_str())
                 .map(str::to_owned)
         };
-        let change = match (state(&event.before), state(&event.after)) {
-            (Some(before), Some(after)) => Some(format!("{before} → {after}")),
-            (None, Some(after)) => Some(after),
-            _ => None,
+        let change = if event.action == "submitted" {
+            // What was asked: a new grant, or a change or removal of one.
+            match event
+                .after
+                .as_ref()
+                .and_then(|after| after.get("operation"))
+                .and_then(|operation| operation.as_str())
+            {
+                Some("change") => Some("a change".to_owned()),
+                Some("remove") => Some("a removal".to_owned()),
+                _ => None,
+            }
+        } else {
+            match (state(&event.before), state(&event.after)) {
+                (Some(before), Some(after)) => Some(format!("{before} → {after}")),
+                (None, Some(after)) => Some(after),
+                _ => None,
+            }
         };
         AuditRow {
             seq: event.seq,

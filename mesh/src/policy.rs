@@ -69,7 +69,10 @@ fn check_namespace(team: &Team, namespace: &DnsLabel, field: &str, problems: &mu
         problems.push(Problem::policy(
             field,
             format!(
-                "team {} does not own namespace {namespace}; expected one of {}",
+                "team {} does not hold namespace {namespace}, so it is not onboarded to the mesh \
+                 for the team; choose one of {}, or onboard {namespace} first: your platform team \
+                 adds it to the team's namespaces in the Signalbox configuration, which gives it \
+                 its baseline Sidecar",
                 team.name,
                 owned.join(", ")
             ),

@@ -272,3 +272,21 @@ fn the_egress_gateway_is_only_offered_where_it_exists() {
     );
     assert!(policy_fields(&text.replace("ENV", "prod")).is_empty());
 }
+
+#[test]
+fn a_namespace_the_team_does_not_hold_is_refused_with_how_to_onboard_it() {
+    let text = "kind: Egress\nenvironment: dev\nteam: team-a\nnamespace: payments\nhosts: [api.stripe.com]\nports: [{number: 443, protocol: TLS}]\n";
+    let request = common::parse_one(text);
+    let problems = mesh::plan(&common::catalog(), &[], &[request]).expect_err("refused");
+    let message = &problems
+        .iter()
+        .find(|p| p.field == "namespace")
+        .expect("a namespace problem")
+        .message;
+    assert!(
+        message.contains("does not hold namespace payments")
+            && message.contains("choose one of team-a")
+            && message.contains("onboard payments first"),
+        "{message}"
+    );
+}
