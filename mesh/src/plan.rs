@@ -448,7 +448,7 @@ impl<'a> State<'a> {
                 render::root_virtual_service(env, host, &routes),
                 host_touched,
             ));
-            let exact_held = render::exact_paths(routes.iter().copied());
+            let held = render::held_matches(routes.iter().copied());
             let mut by_namespace: BTreeMap<&DnsLabel, (Vec<&ApiRoute>, bool)> = BTreeMap::new();
             for lease in &ordered {
                 let entry = by_namespace
@@ -463,7 +463,7 @@ impl<'a> State<'a> {
                 }
                 objects.push((
                     env,
-                    render::delegate_virtual_service(env, host, namespace, &routes, &exact_held),
+                    render::delegate_virtual_service(env, host, namespace, &routes, &held),
                     touched,
                 ));
             }

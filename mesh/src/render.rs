@@ -474,20 +474,34 @@ fn prefix_matches(prefix: &str) -> Vec<HttpMatch> {
     ]
 }
 
-/// The paths of a host leased with `match: exact`: a prefix lease of the same path leaves its own
-/// exact match out, since the exact lease before it takes every such request.
-pub fn exact_paths<'a>(routes: impl IntoIterator<Item = &'a ApiRoute>) -> BTreeSet<String> {
-    routes
-        .into_iter()
-        .filter(|route| route.path_match() == PathMatch::Exact)
-        .map(|route| route.path().as_str().to_owned())
-        .collect()
+/// The matches other leases of a host already take: `exact /p` of an exact lease, `prefix /p/` of
+/// a prefix lease written with its slash. A prefix lease of `/p` leaves each out, since the more
+/// specific lease before it takes every such request (IST0131 otherwise).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeldMatches {
+    exact: BTreeSet<String>,
+    prefix: BTreeSet<String>,
 }
 
-fn uri_matches(
-    route: &ApiRoute,
-    exact_held: &BTreeSet<String>,
-) -> Vec<(StringMatch, Option<String>)> {
+/// The [`HeldMatches`] of a host's leases.
+pub fn held_matches<'a>(routes: impl IntoIterator<Item = &'a ApiRoute>) -> HeldMatches {
+    let mut held = HeldMatches::default();
+    for route in routes {
+        let path = route.path().as_str().to_owned();
+        match route.path_match() {
+            PathMatch::Exact => {
+                held.exact.insert(path);
+            }
+            PathMatch::Prefix if route.path().has_trailing_slash() => {
+                held.prefix.insert(path);
+            }
+            PathMatch::Prefix => {}
+        }
+    }
+    held
+}
+
+fn uri_matches(route: &ApiRoute, held: &HeldMatches) -> Vec<(StringMatch, Option<String>)> {
     let path = route.path().as_str();
     let rewrite = route.rewrite().map(|r| r.as_str().to_owned());
     match route.path_match() {
@@ -504,10 +518,13 @@ fn uri_matches(
                 }
             });
             let mut matches = Vec::with_capacity(2);
-            if !exact_held.contains(path) {
+            if !held.exact.contains(path) {
                 matches.push((StringMatch::exact(path.to_owned()), rewrite));
             }
-            matches.push((StringMatch::prefix(format!("{path}/")), below));
+            let below_path = format!("{path}/");
+            if !held.prefix.contains(&below_path) {
+                matches.push((StringMatch::prefix(below_path), below));
+            }
             matches
         }
     }
@@ -515,7 +532,7 @@ fn uri_matches(
 
 /// The root VirtualService of a shared host, from its leases in routing order.
 pub fn root_virtual_service(env: &Environment, host: &Fqdn, routes: &[&ApiRoute]) -> IstioObject {
-    let exact_held = exact_paths(routes.iter().copied());
+    let held = held_matches(routes.iter().copied());
     // The platform's own prefixes first: they are reserved, so no lease overlaps them.
     let platform = env.platform_routes.iter().map(|platform| HttpRoute {
         name: Some(platform_route_name(platform.prefix.as_str())),
@@ -532,19 +549,22 @@ pub fn root_virtual_service(env: &Environment, host: &Fqdn, routes: &[&ApiRoute]
         ..HttpRoute::default()
     });
     let mut http: Vec<HttpRoute> = platform.collect();
-    http.extend(routes.iter().map(|route| {
-        HttpRoute {
+    // A lease whose every match more specific leases take adds no rule: a rule without matches
+    // would take every request.
+    http.extend(routes.iter().filter_map(|route| {
+        let matches: Vec<HttpMatch> = uri_matches(route, &held)
+            .into_iter()
+            .map(|(uri, _)| HttpMatch { uri })
+            .collect();
+        (!matches.is_empty()).then(|| HttpRoute {
             name: Some(route_name(route)),
-            matches: uri_matches(route, &exact_held)
-                .into_iter()
-                .map(|(uri, _)| HttpMatch { uri })
-                .collect(),
+            matches,
             delegate: Some(Delegate {
                 name: host_stem(host),
                 namespace: route.target().namespace().to_string(),
             }),
             ..HttpRoute::default()
-        }
+        })
     }));
     http.push(HttpRoute {
         name: Some("default-404".to_owned()),
@@ -565,13 +585,14 @@ pub fn root_virtual_service(env: &Environment, host: &Fqdn, routes: &[&ApiRoute]
 }
 
 /// A team namespace's delegate VirtualService for a shared host, from its leases in routing order;
-/// `exact_held` are the host's exact leases ([`exact_paths`]), whichever namespace serves them.
+/// `held` are the matches the host's more specific leases take ([`held_matches`]), whichever
+/// namespace serves them.
 pub fn delegate_virtual_service(
     env: &Environment,
     host: &Fqdn,
     namespace: &DnsLabel,
     routes: &[&ApiRoute],
-    exact_held: &BTreeSet<String>,
+    held: &HeldMatches,
 ) -> IstioObject {
     let mut http = Vec::new();
     for route in routes {
@@ -598,7 +619,11 @@ pub fn delegate_virtual_service(
             }),
             ..HttpRoute::default()
         };
-        let matches = uri_matches(route, exact_held);
+        let matches = uri_matches(route, held);
+        if matches.is_empty() {
+            // More specific leases take every request of this one (see the root).
+            continue;
+        }
         let name = route_name(route);
         if route.rewrite().is_none() {
             http.push(HttpRoute {

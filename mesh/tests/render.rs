@@ -374,6 +374,64 @@ fn a_prefix_beside_an_exact_lease_of_the_same_path_adds_no_unreachable_match() {
 }
 
 #[test]
+fn a_prefix_beside_a_slash_prefix_lease_of_the_same_path_adds_no_unreachable_match() {
+    // Holding prefix /shop/ and asking for prefix /shop added a second prefix /shop/ match that
+    // the first always took (IST0131); and with exact /shop held too, a rule without any match,
+    // which would take every request of the host.
+    let granted = [route("dev", "team-a", "/shop/", "prefix")];
+    let first = plan(
+        &catalog(),
+        &granted,
+        &[route("dev", "team-a", "/shop", "prefix")],
+    )
+    .unwrap();
+    for file in [
+        "dev/istio-ingress/virtualservice-api-dev-example-com-root.yaml",
+        "dev/team-a/virtualservice-api-dev-example-com.yaml",
+    ] {
+        let matches = uri_matches_of(&first, file);
+        assert_eq!(
+            matches.iter().filter(|m| *m == "prefix:/shop/").count(),
+            1,
+            "{file}: {matches:?}"
+        );
+        assert!(
+            matches.contains(&"exact:/shop".to_owned()),
+            "{file}: {matches:?}"
+        );
+    }
+    let all_held = [
+        route("dev", "team-a", "/shop/", "prefix"),
+        route("dev", "team-a", "/shop", "exact"),
+    ];
+    let second = plan(
+        &catalog(),
+        &all_held,
+        &[route("dev", "team-a", "/shop", "prefix")],
+    )
+    .unwrap();
+    assert!(second.warnings.is_empty(), "{:?}", second.warnings);
+    for file in [
+        "dev/istio-ingress/virtualservice-api-dev-example-com-root.yaml",
+        "dev/team-a/virtualservice-api-dev-example-com.yaml",
+    ] {
+        let contents = &second
+            .files
+            .iter()
+            .find(|f| f.path == file)
+            .expect(file)
+            .contents;
+        let value: serde_json::Value = serde_norway::from_str(contents).expect("yaml");
+        for rule in value["spec"]["http"].as_array().expect("rules") {
+            assert!(
+                rule.get("match").is_some() || rule.get("directResponse").is_some(),
+                "{file}: a rule without matches {rule}"
+            );
+        }
+    }
+}
+
+#[test]
 fn every_http_route_has_a_stable_unique_name() {
     let granted = [
         route("dev", "team-a", "/a/b", "prefix"),

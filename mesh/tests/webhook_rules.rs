@@ -21,7 +21,7 @@ const WEBHOOK_SOURCE: &str = include_str!("../src/validate/webhook.rs");
 
 /// How many `out.error(` / `out.warning(` calls the webhook module has. Kept here so that adding
 /// or removing a rule makes the coverage test point at this file.
-const RULE_CALLS: usize = 101;
+const RULE_CALLS: usize = 102;
 
 /// Rule calls that no whole object can reach, with the reason. Every rule is reachable today;
 /// `at most one egress listener may omit the port` always comes with `must be the last one`
@@ -617,6 +617,13 @@ fn virtual_service_cases() -> Vec<Case> {
             "spec.http[0].retries.retryOn",
             "\"sometimes\" is not a valid retryOn policy",
         ),
+        // A number in retryOn is an HTTP status code.
+        error(
+            "retryOn number not a status code",
+            http(json!({"retries": {"attempts": 3, "retryOn": "503,999"}})),
+            "spec.http[0].retries.retryOn",
+            "\"999\" is not a valid retryOn policy",
+        ),
         // A rewrite sets uri or uriRegexRewrite, not both.
         error(
             "rewrite uri and uriRegexRewrite",
@@ -1103,6 +1110,13 @@ fn gateway_cases() -> Vec<Case> {
             server(json!({"hosts": ["shop..example.com"]})),
             "spec.servers[0].hosts[0]",
             "not a valid host",
+        ),
+        // A server host is a fully qualified name (`*` and IPs aside), with or without namespace.
+        error(
+            "server host short name",
+            server(json!({"hosts": ["shop/shop"]})),
+            "spec.servers[0].hosts[0]",
+            "short names (non FQDN) are not allowed",
         ),
         // HTTPS and TLS servers carry TLS settings.
         error(

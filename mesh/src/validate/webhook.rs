@@ -526,7 +526,11 @@ fn http_route(out: &mut Out<'_>, at: &str, route: &Value, in_delegate: bool) {
         if let Some(on) = text(retries, "retryOn") {
             for token in on.split(',') {
                 let token = token.trim();
-                if !RETRY_ON.contains(&token) && token.parse::<u16>().is_err() {
+                // A policy name, or an HTTP status code (100 to 599).
+                let status = token
+                    .parse::<u16>()
+                    .is_ok_and(|code| (100..=599).contains(&code));
+                if !RETRY_ON.contains(&token) && !status {
                     out.error(
                         format!("{at}.retries.retryOn"),
                         format!("{token:?} is not a valid retryOn policy"),
@@ -1047,6 +1051,11 @@ fn gateway(out: &mut Out<'_>, spec: &Value) {
                 out.error(
                     format!("{at}.hosts[{j}]"),
                     format!("Invalid value: {host:?}: not a valid host"),
+                );
+            } else if dns != "*" && !dns.contains('.') && !is_ip(dns) {
+                out.error(
+                    format!("{at}.hosts[{j}]"),
+                    format!("Invalid value: {host:?}: short names (non FQDN) are not allowed"),
                 );
             }
         }
