@@ -432,6 +432,16 @@ impl<'a> State<'a> {
         }
     }
 
+    /// The environments the plan touches: those with leases or grants, and those asked for.
+    fn planned_environments(&self) -> BTreeSet<&DnsLabel> {
+        self.leases
+            .keys()
+            .map(|(env, _)| env)
+            .chain(self.grants.by_namespace.keys().map(|(env, _)| env))
+            .chain(self.environments.iter().copied())
+            .collect()
+    }
+
     /// Renders every object of the state, marking those a new request contributes to.
     fn render(self) -> Result<Plan, Vec<Problem>> {
         let mut objects: Vec<(&Environment, IstioObject, bool)> = Vec::new();
@@ -470,14 +480,7 @@ impl<'a> State<'a> {
         }
         // A shared host without leases still gets its root when the environment routes platform
         // prefixes: those are served whether or not a team has a route there.
-        let planned: BTreeSet<&DnsLabel> = self
-            .leases
-            .keys()
-            .map(|(env, _)| env)
-            .chain(self.grants.by_namespace.keys().map(|(env, _)| env))
-            .chain(self.environments.iter().copied())
-            .collect();
-        for env_name in planned {
+        for env_name in self.planned_environments() {
             let env = self.environment(env_name);
             if env.platform_routes.is_empty() {
                 continue;
@@ -543,14 +546,7 @@ impl<'a> State<'a> {
         // Every onboarded namespace of an environment in the plan gets its baseline Sidecar,
         // granted or not: a first grant never cuts the namespace off from the rest of the
         // cluster, and a namespace without grants is closed too.
-        let environments: BTreeSet<&DnsLabel> = self
-            .leases
-            .keys()
-            .map(|(env, _)| env)
-            .chain(self.grants.by_namespace.keys().map(|(env, _)| env))
-            .chain(self.environments.iter().copied())
-            .collect();
-        for env_name in environments {
+        for env_name in self.planned_environments() {
             let env = self.environment(env_name);
             for team in self.catalog.teams() {
                 for namespace in &team.namespaces {

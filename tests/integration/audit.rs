@@ -469,16 +469,7 @@ async fn sign_in_sign_out_and_refused_access_are_recorded() {
     app.stop().await;
 
     // Someone signed in through the provider but in no group Signalbox knows.
-    let provider = signalbox_tests::fake_oidc::FakeProvider::start().await;
-    let issuer = provider.issuer();
-    let app = TestApp::spawn_with(|settings| {
-        settings.auth.issuer = Some(issuer);
-        settings.auth.client_id = Some(signalbox_tests::fake_oidc::CLIENT_ID.to_owned());
-        settings.auth.client_secret = Some(secrecy::SecretString::from(
-            signalbox_tests::fake_oidc::CLIENT_SECRET.to_owned(),
-        ));
-    })
-    .await;
+    let (app, provider) = crate::sign_in::app_with_provider().await;
     crate::sign_in::sign_in_with(&app, &provider, "/", crate::sign_in::member_of("marketing"))
         .await;
     let since = head(&app).await;

@@ -840,3 +840,107 @@ async fn timeline_events_cannot_be_edited_or_deleted() {
     assert_eq!(events_of(&app, &id).await, vec!["submitted"]);
     app.stop().await;
 }
+
+const TWO_REQUESTS: &str = "kind: ApiRoute\nenvironment: dev\nteam: team-a\nhost: api.dev.example.com\npath: /orders\ntarget: {namespace: team-a, service: orders, port: 8080}\n---\nkind: Egress\nenvironment: dev\nteam: team-a\nnamespace: team-a\nhosts: [api.stripe.com]\nports: [{number: 443, protocol: TLS}]\n";
+
+async fn submit_yaml(
+    visitor: &Visitor,
+    key: &str,
+    text: &str,
+    justification: &str,
+) -> app::pages::preview::YamlSubmitOutcome {
+    visitor
+        .call(
+            "submit_yaml",
+            &[
+                ("key", key),
+                ("request", text),
+                ("justification", justification),
+            ],
+        )
+        .await
+}
+
+async fn count_requests(app: &TestApp) -> i64 {
+    sqlx::query_scalar("select count(*) from requests")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn the_yaml_editor_asks_for_review_of_every_document_at_once() {
+    use app::pages::preview::YamlSubmitOutcome;
+    let app = TestApp::spawn().await;
+    let alice = app.visitor("alice").await;
+    let key = uuid::Uuid::new_v4().to_string();
+
+    let YamlSubmitOutcome::Submitted { ids } =
+        submit_yaml(&alice, &key, TWO_REQUESTS, "launch").await
+    else {
+        panic!("refused");
+    };
+    assert_eq!(ids.len(), 2);
+    for id in &ids {
+        assert_eq!(state_of(&app, id).await, "submitted");
+        assert_eq!(events_of(&app, id).await, ["submitted"]);
+    }
+    // The same form sent again (a double click) stores nothing new.
+    let again = submit_yaml(&alice, &key, TWO_REQUESTS, "launch").await;
+    assert_eq!(again, YamlSubmitOutcome::Submitted { ids: ids.clone() });
+    assert_eq!(count_requests(&app).await, 2);
+
+    // All or none: a later document that is refused keeps the earlier ones out too.
+    let conflicting = TWO_REQUESTS
+        .replace("path: /orders", "path: /payments")
+        .replace("api.stripe.com", "api.paypal.com")
+        + "---\nkind: ApiRoute\nenvironment: dev\nteam: team-a\nhost: api.dev.example.com\npath: /payments/v1\nmatch: exact\ntarget: {namespace: team-b, service: pay, port: 80}\n";
+    let key = uuid::Uuid::new_v4().to_string();
+    let YamlSubmitOutcome::Refused { problems } =
+        submit_yaml(&alice, &key, &conflicting, "launch").await
+    else {
+        panic!("accepted");
+    };
+    assert!(
+        problems.iter().any(|p| p
+            .source
+            .as_deref()
+            .is_some_and(|s| s.contains("document 3"))
+            || p.field.contains("namespace")),
+        "the third document is named: {problems:?}"
+    );
+    assert_eq!(
+        count_requests(&app).await,
+        2,
+        "nothing of the refused text was stored"
+    );
+
+    // Another team, and no justification, are refused with their field.
+    let key = uuid::Uuid::new_v4().to_string();
+    let YamlSubmitOutcome::Refused { problems } =
+        submit_yaml(&alice, &key, &TWO_REQUESTS.replace("team-a", "team-b"), "").await
+    else {
+        panic!("accepted");
+    };
+    let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert!(fields.contains(&"justification"), "{problems:?}");
+    let key = uuid::Uuid::new_v4().to_string();
+    let YamlSubmitOutcome::Refused { problems } = submit_yaml(
+        &alice,
+        &key,
+        &TWO_REQUESTS.replace("team-a", "team-b"),
+        "why",
+    )
+    .await
+    else {
+        panic!("accepted");
+    };
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.field == "team" && p.message.contains("you do not request for team-b")),
+        "{problems:?}"
+    );
+    assert_eq!(count_requests(&app).await, 2);
+    app.stop().await;
+}

@@ -349,3 +349,28 @@ async fn the_egress_form_adds_and_removes_host_rows() {
     }
     panic!("the removed host stayed in the preview");
 }
+
+#[tokio::test]
+async fn the_yaml_editor_asks_for_review_of_what_it_holds() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start(Scripts::Enabled).await;
+    sign_in(&browser, &app, "alice", "/preview").await;
+    browser
+        .fill("#yaml-justification", "the orders API goes live")
+        .await;
+    browser.click("#submit-yaml").await;
+    let result = browser
+        .wait_for_text("#yaml-submit-result", "Submitted for review")
+        .await;
+    assert!(result.contains("request "), "{result}");
+    browser.click("#yaml-submit-result a").await;
+    let summary = browser
+        .wait_for_text("#request-summary", "/orders/v1")
+        .await;
+    assert!(
+        summary.contains("api.dev.example.com/orders/v1"),
+        "{summary}"
+    );
+    browser.close().await;
+    app.stop().await;
+}

@@ -4,7 +4,7 @@ use secrecy::SecretString;
 use signalbox_tests::TestApp;
 use signalbox_tests::fake_oidc::{CLIENT_ID, CLIENT_SECRET, FakeProvider, TokenSpec};
 
-async fn app_with_provider() -> (TestApp, FakeProvider) {
+pub(crate) async fn app_with_provider() -> (TestApp, FakeProvider) {
     let provider = FakeProvider::start().await;
     let issuer = provider.issuer();
     let app = TestApp::spawn_with(|settings| {

@@ -33,30 +33,19 @@ const FIELDS: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
-const PARAMS: &[&str] = &[
-    "actor",
-    "action",
-    "environment",
-    "team",
-    "host",
-    "path",
-    "external_host",
-    "from",
-    "until",
-    "q",
-];
-
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let query = use_query_map();
     let params = move || {
         query.with(|q| {
-            PARAMS
+            FIELDS
                 .iter()
+                .map(|(key, ..)| *key)
+                .chain(["action"])
                 .filter_map(|k| {
                     q.get(k)
                         .filter(|v| !v.trim().is_empty())
-                        .map(|v| ((*k).to_owned(), v))
+                        .map(|v| (k.to_owned(), v))
                 })
                 .collect::<Vec<_>>()
         })

@@ -141,6 +141,109 @@ pub async fn check_request(request: String) -> Result<Outcome, ServerFnError> {
     check_against_database(&backend, &scope, &request).await
 }
 
+/// What "Ask for review" from the editor did: every request stored, or none and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum YamlSubmitOutcome {
+    Submitted { ids: Vec<String> },
+    Refused { problems: Vec<mesh::Problem> },
+}
+
+/// A fresh id for the editor's submission: sending the same form twice stores its requests once.
+#[server]
+pub async fn yaml_submission_key() -> Result<String, ServerFnError> {
+    crate::auth::require_member().await?;
+    Ok(uuid::Uuid::new_v4().to_string())
+}
+
+/// Asks for review of every request in the text, all or none, with one justification: the
+/// advanced way to ask, for several requests at once or kinds the forms do not offer yet.
+#[server]
+pub async fn submit_yaml(
+    key: String,
+    request: String,
+    justification: String,
+) -> Result<YamlSubmitOutcome, ServerFnError> {
+    let backend = expect_context::<backend::Backend>();
+    let user = crate::auth::require_member().await?;
+    let outcome = submit_yaml_checked(&backend, &user, key, &request, &justification).await?;
+    if is_plain_form_post()
+        && let YamlSubmitOutcome::Refused { .. } = outcome
+    {
+        // Without JavaScript: back to the editor with the text, checked on the server.
+        let draft = backend::drafts::save(&backend.pool, &user.user.subject, &request)
+            .await
+            .map_err(errors::internal)?;
+        leptos_axum::redirect(&format!("/preview?draft={draft}"));
+    }
+    Ok(outcome)
+}
+
+#[cfg(feature = "ssr")]
+async fn submit_yaml_checked(
+    backend: &backend::Backend,
+    user: &backend::auth::CurrentUser,
+    key: String,
+    request: &str,
+    justification: &str,
+) -> Result<YamlSubmitOutcome, ServerFnError> {
+    const MAX_LEN: usize = 16 * 1024;
+    let refused = |problems| Ok(YamlSubmitOutcome::Refused { problems });
+    if request.len() > MAX_LEN {
+        return refused(vec![mesh::Problem::invalid(
+            "request",
+            format!(
+                "is {} bytes long; at most {MAX_LEN} bytes are accepted",
+                request.len()
+            ),
+        )]);
+    }
+    let Ok(key) = key.trim().parse::<uuid::Uuid>() else {
+        return refused(vec![mesh::Problem::invalid(
+            "request",
+            "this form is missing its submission id; reload the page and submit again",
+        )]);
+    };
+    let requests = match mesh::parse_documents("request", request) {
+        Ok(requests) => requests,
+        Err(problems) => return refused(problems),
+    };
+    let actor = backend::requests::Actor {
+        subject: &user.user.subject,
+        name: &user.user.name,
+        roles: &user.roles,
+        origin: &user.origin,
+    };
+    match backend::requests::submit_all(
+        &backend.pool,
+        &backend.catalog,
+        actor,
+        requests,
+        justification,
+        key,
+    )
+    .await
+    {
+        Ok(ids) => {
+            if is_plain_form_post() {
+                // Without JavaScript: the request itself, or the list when there are several.
+                match ids.as_slice() {
+                    [id] => leptos_axum::redirect(&format!("/requests/{id}")),
+                    _ => leptos_axum::redirect("/requests"),
+                }
+            }
+            Ok(YamlSubmitOutcome::Submitted {
+                ids: ids.iter().map(ToString::to_string).collect(),
+            })
+        }
+        Err(backend::requests::WorkflowError::Refused(problems)) => refused(problems),
+        Err(
+            backend::requests::WorkflowError::NotAllowed(message)
+            | backend::requests::WorkflowError::Stale(message),
+        ) => refused(vec![mesh::Problem::policy("request", message)]),
+        Err(error) => Err(errors::internal(error)),
+    }
+}
+
 /// A draft opened by its owner: the text and the server's check of it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Draft {
@@ -220,6 +323,7 @@ pub fn PreviewPage() -> impl IntoView {
     );
     // Created here, outside the suspended editor, so server and browser create resources in the
     // same order and hydration finds what the server rendered.
+    let submission_key = Resource::new(|| (), |()| yaml_submission_key());
     let catalog_config = Resource::new(|| (), |()| load_catalog_config());
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
@@ -235,20 +339,20 @@ pub fn PreviewPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="hint">"Loading…"</p> }>
                 {move || draft.get().map(|loaded| match loaded {
                     Ok(Some(Ok(draft))) => view! {
-                        <Editor initial=draft.text page_result=Some(Ok(draft.outcome)) catalog_config />
+                        <Editor initial=draft.text page_result=Some(Ok(draft.outcome)) catalog_config submission_key />
                     }.into_any(),
                     Ok(Some(Err(()))) => view! {
                         <p class="status info" id="draft-gone">
                             "That check is no longer available (checks are kept for a day). \
                              Here is the example to start again."
                         </p>
-                        <Editor initial=EXAMPLE_REQUEST.to_owned() page_result=None catalog_config />
+                        <Editor initial=EXAMPLE_REQUEST.to_owned() page_result=None catalog_config submission_key />
                     }.into_any(),
                     Ok(None) => view! {
-                        <Editor initial=EXAMPLE_REQUEST.to_owned() page_result=None catalog_config />
+                        <Editor initial=EXAMPLE_REQUEST.to_owned() page_result=None catalog_config submission_key />
                     }.into_any(),
                     Err(error) => view! {
-                        <Editor initial=EXAMPLE_REQUEST.to_owned() page_result=Some(Err(error)) catalog_config />
+                        <Editor initial=EXAMPLE_REQUEST.to_owned() page_result=Some(Err(error)) catalog_config submission_key />
                     }.into_any(),
                 })}
             </Suspense>
@@ -262,6 +366,7 @@ fn Editor(
     initial: String,
     page_result: Option<Result<Outcome, ServerFnError>>,
     catalog_config: Resource<Result<crate::catalog::CatalogConfig, ServerFnError>>,
+    submission_key: Resource<Result<String, ServerFnError>>,
 ) -> impl IntoView {
     let text = RwSignal::new(initial);
     let session = crate::auth::use_session();
@@ -290,6 +395,7 @@ fn Editor(
                         </div>
                     </ActionForm>
                     <ServerCheck result=Signal::derive(move || check.value().get().or_else(|| page_result.clone())) />
+                    <AskForReview text submission_key />
                 </div>
                 <div>
                     <h2>"Live preview"</h2>
@@ -323,6 +429,64 @@ fn Editor(
                     </Suspense>
                 </div>
             </div>
+    }
+}
+
+/// "Ask for review" of everything in the editor, with a justification.
+#[component]
+fn AskForReview(
+    text: RwSignal<String>,
+    submission_key: Resource<Result<String, ServerFnError>>,
+) -> impl IntoView {
+    let submit = ServerAction::<SubmitYaml>::new();
+    view! {
+        <section class="yaml-submit" aria-labelledby="yaml-submit-heading">
+            <h2 id="yaml-submit-heading">"Ask for review"</h2>
+            <p class="hint">
+                "Every request above goes to review together: all are stored, or none. The forms \
+                 are easier for one route or one external host."
+            </p>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move { match submission_key.await {
+                    Ok(key) => view! {
+                        <ActionForm action=submit>
+                            <input type="hidden" name="key" value=key />
+                            <input type="hidden" name="request" value=text.get_untracked() prop:value=move || text.get() />
+                            <label for="yaml-justification">"Why does your team need this?"</label>
+                            <textarea id="yaml-justification" name="justification" class="short"
+                                aria-describedby="yaml-submit-result"></textarea>
+                            <div class="actions">
+                                <button type="submit" id="submit-yaml" disabled=move || submit.pending().get()>
+                                    "Ask for review"
+                                </button>
+                            </div>
+                        </ActionForm>
+                    }.into_any(),
+                    Err(error) => view! { <p class="status bad">{errors::describe(&error)}</p> }.into_any(),
+                }})}
+            </Suspense>
+            <div id="yaml-submit-result" aria-live="polite">
+                {move || submit.value().get().map(|outcome| match outcome {
+                    Ok(YamlSubmitOutcome::Submitted { ids }) => view! {
+                        <div class="status ok" role="status">
+                            <p>{if ids.len() == 1 { "Submitted for review:".to_owned() } else { format!("{} requests submitted for review:", ids.len()) }}</p>
+                            <ul>
+                                {ids.into_iter().map(|id| view! {
+                                    <li><a href=format!("/requests/{id}")>{format!("request {id}")}</a></li>
+                                }).collect_view()}
+                            </ul>
+                        </div>
+                    }.into_any(),
+                    Ok(YamlSubmitOutcome::Refused { problems }) => view! {
+                        <div class="status bad" role="alert">
+                            <p>"Nothing was submitted:"</p>
+                            <ProblemList problems />
+                        </div>
+                    }.into_any(),
+                    Err(error) => view! { <p class="status bad" role="alert">{errors::describe(&error)}</p> }.into_any(),
+                })}
+            </div>
+        </section>
     }
 }
 

@@ -26,7 +26,7 @@ pub use read::{
     Delivery, DeliveryProblem, ListedRequest, MineFilter, QueueFilter, RequestDetail, load_detail,
     payload_of, queue, queue_count, requests_of,
 };
-pub use submit::{Operation, Submission, submit};
+pub use submit::{Operation, Submission, submit, submit_all};
 
 /// The most characters a justification, reason or comment may have.
 pub const MAX_TEXT: usize = 4000;

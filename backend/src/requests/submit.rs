@@ -53,7 +53,6 @@ pub async fn submit(
 ) -> Result<Uuid, WorkflowError> {
     let request = &submission.request;
     let team = request.team().as_str();
-    let environment = request.environment().as_str();
     if !actor.may_request_for(team) {
         let yours: Vec<&str> = actor
             .roles
@@ -80,12 +79,113 @@ pub async fn submit(
     )?;
 
     let mut tx = pool.begin().await?;
+    let id = submit_in(&mut tx, catalog, &actor, &submission, &justification).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Several requests pasted together (the YAML editor), all or none: one transaction, each checked
+/// against what is granted, what waits, and the requests before it. `key` identifies the form; a
+/// second send of it returns the same requests. Problems name the document they concern.
+#[tracing::instrument(skip_all, fields(requests = requests.len(), key = %key), err)]
+pub async fn submit_all(
+    pool: &PgPool,
+    catalog: &mesh::Catalog,
+    actor: Actor<'_>,
+    requests: Vec<Request>,
+    justification: &str,
+    key: Uuid,
+) -> Result<Vec<Uuid>, WorkflowError> {
+    if requests.is_empty() {
+        return Err(WorkflowError::Refused(vec![Problem::invalid(
+            "request",
+            "holds no request; write at least one document",
+        )]));
+    }
+    let justification = check_text(
+        "justification",
+        justification,
+        Some("say why this is needed; approvers read it before they decide"),
+    )?;
+    let mut problems = Vec::new();
+    for request in &requests {
+        let team = request.team().as_str();
+        if !actor.may_request_for(team) {
+            problems.push(
+                Problem::policy(
+                    "team",
+                    format!(
+                        "you do not request for {team}; ask a member of {team} to request this"
+                    ),
+                )
+                .in_source(request.origin()),
+            );
+        }
+    }
+    if !problems.is_empty() {
+        return Err(WorkflowError::Refused(problems));
+    }
+    let mut tx = pool.begin().await?;
+    // Environment locks in one order, so two such submissions never wait on each other in turn.
+    let environments: std::collections::BTreeSet<&str> =
+        requests.iter().map(|r| r.environment().as_str()).collect();
+    for environment in environments {
+        lock_environment(&mut tx, environment).await?;
+    }
+    let mut ids = Vec::with_capacity(requests.len());
+    for (index, request) in requests.into_iter().enumerate() {
+        let origin = request.origin().map(str::to_owned);
+        let submission = Submission {
+            request,
+            justification: justification.clone(),
+            // One key per document, derived from the form's.
+            key: Uuid::from_u128(key.as_u128() ^ (index as u128 + 1)),
+            operation: Operation::Create,
+            supersedes: None,
+        };
+        let id = submit_in(&mut tx, catalog, &actor, &submission, &justification)
+            .await
+            .map_err(|error| match error {
+                WorkflowError::Refused(problems) => WorkflowError::Refused(
+                    problems
+                        .into_iter()
+                        .map(|p| p.in_source(origin.as_deref()))
+                        .collect(),
+                ),
+                other => other,
+            })?;
+        ids.push(id);
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+async fn lock_environment(
+    tx: &mut sqlx::PgConnection,
+    environment: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "select pg_advisory_xact_lock(hashtextextended('signalbox.environment:' || $1, 0))",
         environment
     )
     .execute(&mut *tx)
     .await?;
+    Ok(())
+}
+
+/// Stores one checked submission inside the caller's transaction (which holds its environment's
+/// lock once this returns).
+async fn submit_in(
+    tx: &mut sqlx::PgConnection,
+    catalog: &mesh::Catalog,
+    actor: &Actor<'_>,
+    submission: &Submission,
+    justification: &str,
+) -> Result<Uuid, WorkflowError> {
+    let request = &submission.request;
+    let team = request.team().as_str();
+    let environment = request.environment().as_str();
+    lock_environment(&mut *tx, environment).await?;
     if let Some(existing) = sqlx::query!(
         "select id, requester from requests where submission = $1",
         submission.key
@@ -114,7 +214,7 @@ pub async fn submit(
             let original_id = submission.supersedes.ok_or_else(|| {
                 WorkflowError::Internal("a change or removal without its grant".to_owned())
             })?;
-            let original = grant_to_change(&mut tx, &claims, actor, original_id).await?;
+            let original = grant_to_change(&mut *tx, &claims, *actor, original_id).await?;
             if submission.operation == Operation::Remove {
                 (original.to_value(), original.summary())
             } else {
@@ -161,16 +261,15 @@ pub async fn submit(
     }
     inserted?;
     record_event(
-        &mut tx,
+        &mut *tx,
         id,
-        &actor,
+        actor,
         "submitted",
         None,
         Some("submitted"),
-        &justification,
+        justification,
     )
     .await?;
-    tx.commit().await?;
     Ok(id)
 }
 
