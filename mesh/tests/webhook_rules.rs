@@ -21,7 +21,7 @@ const WEBHOOK_SOURCE: &str = include_str!("../src/validate/webhook.rs");
 
 /// How many `out.error(` / `out.warning(` calls the webhook module has. Kept here so that adding
 /// or removing a rule makes the coverage test point at this file.
-const RULE_CALLS: usize = 102;
+const RULE_CALLS: usize = 104;
 
 /// Rule calls that no whole object can reach, with the reason. Every rule is reachable today;
 /// `at most one egress listener may omit the port` always comes with `must be the last one`
@@ -617,6 +617,13 @@ fn virtual_service_cases() -> Vec<Case> {
             "spec.http[0].retries.retryOn",
             "\"sometimes\" is not a valid retryOn policy",
         ),
+        // Fault injection applies to 0 to 100 percent of requests.
+        error(
+            "fault percentage above 100",
+            http(json!({"fault": {"abort": {"httpStatus": 503, "percentage": {"value": 150.0}}}})),
+            "spec.http[0].fault.abort.percentage.value",
+            "percentage must have a value between 0.0 and 100.0",
+        ),
         // A number in retryOn is an HTTP status code.
         error(
             "retryOn number not a status code",
@@ -982,6 +989,15 @@ fn sidecar_cases() -> Vec<Case> {
             ]})),
             "spec.egress[0]",
             "the egress listener without a port must be the last one",
+        ),
+        // A unix:// bind takes port 0.
+        error(
+            "unix bind with a port",
+            sidecar(
+                json!({"egress": [{"port": http_port(8080), "bind": "unix:///var/run/app.sock", "hosts": ["./*"]}]}),
+            ),
+            "spec.egress[0].port.number",
+            "port number must be 0 for a unix domain socket bind",
         ),
         // Egress port 0 needs a unix:// bind.
         error(

@@ -428,6 +428,17 @@ fn http_route(out: &mut Out<'_>, at: &str, route: &Value, in_delegate: bool) {
             );
         }
     }
+    // Fault injection applies to a percentage of requests: 0 to 100.
+    for fault in ["delay", "abort"] {
+        if let Some(value) = route["fault"][fault]["percentage"]["value"].as_f64()
+            && !(0.0..=100.0).contains(&value)
+        {
+            out.error(
+                format!("{at}.fault.{fault}.percentage.value"),
+                "percentage must have a value between 0.0 and 100.0",
+            );
+        }
+    }
     if has("redirect") {
         for other in ["fault", "rewrite", "directResponse"] {
             if has(other) {
@@ -940,6 +951,11 @@ fn sidecar(out: &mut Out<'_>, spec: &Value) {
                 let bind = text(listener, "bind").unwrap_or("");
                 if number == 0 && !bind.starts_with("unix://") {
                     out.error(format!("{at}.port.number"), "port 0 needs a unix:// bind");
+                } else if number != 0 && bind.starts_with("unix://") {
+                    out.error(
+                        format!("{at}.port.number"),
+                        "port number must be 0 for a unix domain socket bind",
+                    );
                 } else if number != 0 {
                     check_port(out, &format!("{at}.port.number"), port.get("number"));
                 }
