@@ -62,4 +62,6 @@ else
 fi
 
 log "cargo deny check: advisories, licenses, bans, sources"
-cargo deny --offline check
+# Without inclusion graphs (the duplicates alone would fill the log): a failure names the crate;
+# `cargo deny check` without the flag shows what pulls it in.
+cargo deny --offline check --hide-inclusion-graph --show-stats
