@@ -2,16 +2,19 @@
 //!
 //! Users of the repository do not have the upstream CRD bundles, so the crate embeds a compact copy
 //! of the `openAPIV3Schema` of only the kinds Signalbox generates (VirtualService, ServiceEntry,
-//! Sidecar, Gateway, DestinationRule). Descriptions are dropped and the `status` subtree (ignored on
+//! Sidecar, Gateway, DestinationRule, PeerAuthentication, and OpenShift Service Mesh 2.x's
+//! ServiceMeshMember), each with its API group. Descriptions are dropped and the `status` subtree (ignored on
 //! writes because the CRDs enable the status subresource) is replaced by an open object, which keeps
 //! the wasm bundle small. Every served version of a kind must share one schema (Istio generates
 //! them identically); the script refuses a bundle where they differ, so one schema per kind and
 //! bundle is exact.
 //!
 //! Run from the workspace root:
-//! `cargo run -p mesh --example vendor_schemas -- istio-1.24-crds.yaml mesh/schemas/istio-1.24.json`
-//! where the input is the release's CRD bundle (`manifests/charts/base/files/crd-all.gen.yaml`
-//! in Istio's repository).
+//! `cargo run -p mesh --example vendor_schemas -- istio-1.24-crds.yaml maistra-2.5-members.yaml mesh/schemas/istio-1.24.json`
+//! where the inputs are the release's CRD bundle (`manifests/charts/base/files/crd-all.gen.yaml`
+//! in Istio's repository) and the ServiceMeshMember CRD of OpenShift Service Mesh 2.x (the
+//! Maistra operator's `manifests-maistra/.../maistra.io_servicemeshmembers.yaml`); the last
+//! argument is the output.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -19,21 +22,23 @@ use std::process::ExitCode;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-const KINDS: [&str; 5] = [
+const KINDS: [&str; 7] = [
     "DestinationRule",
     "Gateway",
+    "PeerAuthentication",
     "ServiceEntry",
+    "ServiceMeshMember",
     "Sidecar",
     "VirtualService",
 ];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [input, output] = args.as_slice() else {
-        eprintln!("usage: vendor_schemas CRD_BUNDLE.yaml OUTPUT.json");
+    let Some((output, inputs)) = args.split_last().filter(|(_, inputs)| !inputs.is_empty()) else {
+        eprintln!("usage: vendor_schemas CRDS.yaml... OUTPUT.json");
         return ExitCode::from(2);
     };
-    match vendor(input, output) {
+    match vendor(inputs, output) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("vendor_schemas: {message}");
@@ -42,9 +47,37 @@ fn main() -> ExitCode {
     }
 }
 
-fn vendor(input: &str, output: &str) -> Result<(), String> {
-    let text = std::fs::read_to_string(input).map_err(|e| format!("{input}: {e}"))?;
+fn vendor(inputs: &[String], output: &str) -> Result<(), String> {
     let mut kinds: BTreeMap<String, Value> = BTreeMap::new();
+    for input in inputs {
+        read_crds(input, &mut kinds)?;
+    }
+    if kinds.len() != KINDS.len() {
+        return Err(format!(
+            "expected the kinds {KINDS:?}, found {:?}",
+            kinds.keys()
+        ));
+    }
+    let source = inputs
+        .iter()
+        .map(|input| {
+            std::path::Path::new(input)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or(input)
+        })
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let mut root = Map::new();
+    root.insert("kinds".into(), Value::Object(kinds.into_iter().collect()));
+    root.insert("source".into(), Value::String(source));
+    let mut json = serde_json::to_string(&Value::Object(root)).map_err(|e| e.to_string())?;
+    json.push('\n');
+    std::fs::write(output, json).map_err(|e| format!("{output}: {e}"))
+}
+
+fn read_crds(input: &str, kinds: &mut BTreeMap<String, Value>) -> Result<(), String> {
+    let text = std::fs::read_to_string(input).map_err(|e| format!("{input}: {e}"))?;
     for document in serde_norway::Deserializer::from_str(&text) {
         let crd = Value::deserialize(document).map_err(|e| format!("{input}: {e}"))?;
         let Some(kind) = crd.pointer("/spec/names/kind").and_then(Value::as_str) else {
@@ -76,30 +109,25 @@ fn vendor(input: &str, output: &str) -> Result<(), String> {
             names.push(Value::String(name.to_owned()));
         }
         names.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        let group = crd
+            .pointer("/spec/group")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("{kind}: no spec.group"))?;
         let mut entry = Map::new();
+        entry.insert("group".into(), Value::String(group.to_owned()));
         entry.insert(
             "schema".into(),
             shared.ok_or_else(|| format!("{kind}: no served version"))?,
         );
         entry.insert("versions".into(), Value::Array(names));
-        kinds.insert(kind.to_owned(), Value::Object(entry));
+        if kinds
+            .insert(kind.to_owned(), Value::Object(entry))
+            .is_some()
+        {
+            return Err(format!("{kind} is defined twice"));
+        }
     }
-    if kinds.len() != KINDS.len() {
-        return Err(format!(
-            "expected the kinds {KINDS:?}, found {:?}",
-            kinds.keys()
-        ));
-    }
-    let source = std::path::Path::new(input)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or(input);
-    let mut root = Map::new();
-    root.insert("kinds".into(), Value::Object(kinds.into_iter().collect()));
-    root.insert("source".into(), Value::String(source.to_owned()));
-    let mut json = serde_json::to_string(&Value::Object(root)).map_err(|e| e.to_string())?;
-    json.push('\n');
-    std::fs::write(output, json).map_err(|e| format!("{output}: {e}"))
+    Ok(())
 }
 
 /// Drops descriptions, replaces `status` at the top level and sorts keys so the output is stable.

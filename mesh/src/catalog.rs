@@ -43,6 +43,15 @@ impl ApiVersion {
         }
     }
 
+    /// The `apiVersion` of `security.istio.io` objects (PeerAuthentication), which moved to `v1`
+    /// in the same release.
+    pub fn security(self) -> &'static str {
+        match self {
+            Self::V1Beta1 => "security.istio.io/v1beta1",
+            Self::V1 => "security.istio.io/v1",
+        }
+    }
+
     /// The version part only (`v1beta1`, `v1`).
     pub fn version(self) -> &'static str {
         match self {
@@ -450,6 +459,72 @@ pub struct Environment {
     pub approval: ApprovalPolicy,
     /// Prefixes the platform serves on every shared host, first in each root VirtualService.
     pub platform_routes: Vec<PlatformRoute>,
+    /// How team namespaces join the mesh.
+    pub onboarding: Onboarding,
+}
+
+/// Namespace-wide mutual TLS of team namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MtlsMode {
+    /// Only mTLS traffic is accepted.
+    Strict,
+    /// Plain text is accepted too, while clients outside the mesh move in.
+    Permissive,
+}
+
+impl MtlsMode {
+    /// `STRICT` or `PERMISSIVE`, as PeerAuthentication spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Strict => "STRICT",
+            Self::Permissive => "PERMISSIVE",
+        }
+    }
+}
+
+/// How a namespace becomes part of the mesh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Membership {
+    /// OpenShift Service Mesh 2.x: a ServiceMeshMember naming the control plane; the operator
+    /// then labels the namespace `maistra.io/member-of: <control plane namespace>`.
+    Member {
+        /// The ServiceMeshControlPlane, `namespace/name`.
+        control_plane: NamespacedName,
+    },
+    /// Istio and OpenShift Service Mesh 3.x: a label on the Namespace selects sidecar injection.
+    Label {
+        /// `istio-injection` or `istio.io/rev`.
+        key: String,
+        /// `enabled` or the revision.
+        value: String,
+    },
+}
+
+impl Membership {
+    /// The label every member namespace carries, which the egress NetworkPolicy selects the mesh
+    /// by.
+    pub fn member_label(&self) -> (String, String) {
+        match self {
+            Self::Member { control_plane } => (
+                "maistra.io/member-of".to_owned(),
+                control_plane.namespace().to_string(),
+            ),
+            Self::Label { key, value } => (key.clone(), value.clone()),
+        }
+    }
+}
+
+/// The baseline every team namespace gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Onboarding {
+    /// Namespace-wide mTLS.
+    pub mtls: MtlsMode,
+    /// Mesh membership.
+    pub membership: Membership,
+    /// The control plane's namespace (istiod).
+    pub control_plane_namespace: DnsLabel,
+    /// The namespace of the cluster DNS.
+    pub dns_namespace: DnsLabel,
 }
 
 /// A prefix the platform serves itself (its prefix is reserved for teams).
@@ -810,6 +885,7 @@ fn parse_environment(raw: &EnvironmentConfig) -> Result<Environment, Vec<Problem
         },
         None => DEFAULT_CONTROL_PLANE_NAMESPACE.to_owned(),
     };
+    let onboarding = parse_onboarding(p, &raw.onboarding, mesh, &control_plane);
     let sidecar = SidecarPolicy {
         registry_only: raw.sidecar.registry_only,
         egress_hosts: match &raw.sidecar.egress_hosts {
@@ -899,6 +975,7 @@ fn parse_environment(raw: &EnvironmentConfig) -> Result<Environment, Vec<Problem
         Some(mesh),
         Some(path_template),
         Some(egress),
+        Some(onboarding),
     ) = (
         name,
         ingress_gateway,
@@ -906,6 +983,7 @@ fn parse_environment(raw: &EnvironmentConfig) -> Result<Environment, Vec<Problem
         mesh,
         path_template,
         egress,
+        onboarding,
     )
     else {
         return Err(problems);
@@ -937,6 +1015,112 @@ fn parse_environment(raw: &EnvironmentConfig) -> Result<Environment, Vec<Problem
             approver_groups: raw.approval.approver_groups.clone(),
         },
         platform_routes,
+        onboarding,
+    })
+}
+
+/// Istio's injection label without a revision.
+pub const INJECTION_LABEL: (&str, &str) = ("istio-injection", "enabled");
+
+/// The ServiceMeshControlPlane name OpenShift Service Mesh 2.x installs by default.
+pub const DEFAULT_CONTROL_PLANE_NAME: &str = "basic";
+
+fn parse_onboarding(
+    p: &mut Vec<Problem>,
+    raw: &crate::config::OnboardingConfig,
+    mesh: Option<MeshVersion>,
+    control_plane: &str,
+) -> Option<Onboarding> {
+    let mtls = match raw.mtls.as_deref() {
+        None | Some("STRICT") => Some(MtlsMode::Strict),
+        Some("PERMISSIVE") => Some(MtlsMode::Permissive),
+        Some(other) => {
+            p.push(Problem::invalid(
+                "onboarding.mtls",
+                format!(
+                    "{} is not an mTLS mode; expected STRICT or PERMISSIVE",
+                    quoted(other)
+                ),
+            ));
+            None
+        }
+    };
+    let mesh = mesh?;
+    let control_plane_namespace = DnsLabel::parse(control_plane).ok()?;
+    // OSSM 2.x enrols namespaces through ServiceMeshMember; its Istio is at most 1.20.
+    let maistra = mesh.flavour() == MeshFlavour::OpenShiftServiceMesh && mesh.istio_minor() <= 20;
+    let membership = if maistra {
+        if raw.revision.is_some() {
+            p.push(Problem::invalid(
+                "onboarding.revision",
+                "only applies to Istio and OpenShift Service Mesh 3.x; OpenShift Service Mesh 2.x \
+                 enrols namespaces through a ServiceMeshMember (set onboarding.controlPlane)",
+            ));
+        }
+        let name = raw
+            .control_plane
+            .as_deref()
+            .unwrap_or(DEFAULT_CONTROL_PLANE_NAME);
+        let name = field(
+            p,
+            "onboarding.controlPlane",
+            DnsLabel::parse(name).map_err(|e| {
+                ParseError::new(format!(
+                    "{}; the ServiceMeshControlPlane's name, such as basic",
+                    e.message()
+                ))
+            }),
+        )?;
+        Membership::Member {
+            control_plane: NamespacedName::parse(&format!("{control_plane_namespace}/{name}"))
+                .ok()?,
+        }
+    } else {
+        if raw.control_plane.is_some() {
+            p.push(Problem::invalid(
+                "onboarding.controlPlane",
+                "only applies to OpenShift Service Mesh 2.x; Istio enrols namespaces by label \
+                 (set onboarding.revision for a revisioned control plane)",
+            ));
+        }
+        match &raw.revision {
+            Some(revision) if is_label_value(revision) && !revision.is_empty() => {
+                Membership::Label {
+                    key: "istio.io/rev".to_owned(),
+                    value: revision.clone(),
+                }
+            }
+            Some(revision) => {
+                p.push(Problem::invalid(
+                    "onboarding.revision",
+                    format!(
+                        "{} is not a revision name; expected a label value such as 1-24 or stable",
+                        quoted(revision)
+                    ),
+                ));
+                return None;
+            }
+            None => Membership::Label {
+                key: INJECTION_LABEL.0.to_owned(),
+                value: INJECTION_LABEL.1.to_owned(),
+            },
+        }
+    };
+    let default_dns = if mesh.flavour() == MeshFlavour::OpenShiftServiceMesh {
+        "openshift-dns"
+    } else {
+        "kube-system"
+    };
+    let dns_namespace = field(
+        p,
+        "onboarding.dnsNamespace",
+        DnsLabel::parse(raw.dns_namespace.as_deref().unwrap_or(default_dns)),
+    )?;
+    Some(Onboarding {
+        mtls: mtls?,
+        membership,
+        control_plane_namespace,
+        dns_namespace,
     })
 }
 

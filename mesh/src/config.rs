@@ -66,6 +66,34 @@ pub struct EnvironmentConfig {
     /// the teams' routes in the root VirtualService; each prefix is reserved.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub platform_routes: Vec<PlatformRouteConfig>,
+    /// The baseline of every team namespace: mesh membership, mTLS, and the egress NetworkPolicy.
+    #[serde(default)]
+    pub onboarding: OnboardingConfig,
+}
+
+/// `onboarding`: how team namespaces join the mesh.
+///
+/// ```toml
+/// onboarding = { mtls = "PERMISSIVE", controlPlane = "basic", revision = "1-24", dnsNamespace = "openshift-dns" }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OnboardingConfig {
+    /// `STRICT` (default) or `PERMISSIVE` while clients outside the mesh still call in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtls: Option<String>,
+    /// OpenShift Service Mesh 2.x: the ServiceMeshControlPlane's name (default `basic`), in
+    /// `sidecar.controlPlaneNamespace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane: Option<String>,
+    /// Istio and OpenShift Service Mesh 3.x: the revision to label namespaces with
+    /// (`istio.io/rev`); without it, `istio-injection: enabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// Where the cluster DNS runs, for the egress NetworkPolicy (default `kube-system`, and
+    /// `openshift-dns` on OpenShift Service Mesh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_namespace: Option<String>,
 }
 
 /// A route the platform serves on every shared host of an environment.

@@ -12,13 +12,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, EgressMode, Environment};
+use crate::catalog::{Catalog, EgressMode, Environment, Team};
 use crate::leases::{Overlap, PathLeases};
 use crate::names::{Cidr, DnsLabel, EgressHost, Fqdn, Port, Protocol};
 use crate::policy;
 use crate::problem::{Problem, ProblemKind};
 use crate::render::{self, HostGrant, IstioObject};
-use crate::request::{ApiRoute, Egress, Request, RequestKind};
+use crate::request::{ApiRoute, Egress, Onboarding, Request, RequestKind};
 use crate::validate::{Severity, validate_object};
 
 /// One file of the pull request.
@@ -65,13 +65,26 @@ struct Contribution<'a> {
 
 type HostKey = (DnsLabel, Fqdn);
 type NamespaceKey = (DnsLabel, DnsLabel);
-/// A host's grant, whether a new request contributes to it, and the first request's origin.
-type GrantEntry<'a> = (HostGrant, bool, Option<&'a str>);
+/// One external host granted to a namespace: the merged grant, and whether a new request adds to
+/// it.
+struct GrantEntry {
+    grant: HostGrant,
+    touched: bool,
+}
+
+/// What the baseline of a namespace needs to know about its egress grants.
+#[derive(Debug, Clone, Copy, Default)]
+struct NamespaceEgress {
+    /// Some grant goes through the egress gateway.
+    via_gateway: bool,
+    /// A new request adds a grant.
+    touched: bool,
+}
 
 #[derive(Default)]
-struct Grants<'a> {
+struct Grants {
     /// (env, namespace) -> host -> grant, with whether any port of it is new.
-    by_namespace: BTreeMap<NamespaceKey, BTreeMap<EgressHost, GrantEntry<'a>>>,
+    by_namespace: BTreeMap<NamespaceKey, BTreeMap<EgressHost, GrantEntry>>,
     /// (env, port) -> the addresses plain TCP is granted on there, and whose they are: a TCP
     /// listener is keyed by address and port, so two grants must not share both.
     tcp: BTreeMap<(DnsLabel, Port), Vec<(Cidr, String)>>,
@@ -82,9 +95,22 @@ struct State<'a> {
     /// Render every object as touched: the whole state of the repository.
     touch_all: bool,
     leases: BTreeMap<HostKey, PathLeases<(&'a ApiRoute, Contribution<'a>)>>,
-    grants: Grants<'a>,
+    grants: Grants,
     /// Environments rendered whether or not a request names them (baseline objects).
     environments: BTreeSet<&'a DnsLabel>,
+    /// Namespaces onboarded by requests (on top of those the catalog gives each team), with
+    /// their team.
+    onboarded: BTreeMap<NamespaceKey, (&'a DnsLabel, Contribution<'a>)>,
+}
+
+/// Granted onboardings first: the namespaces they bring are held before any route or grant in
+/// them is added.
+fn onboardings_first(granted: &[Request]) -> impl Iterator<Item = &Request> {
+    let onboarding = |r: &&Request| matches!(r.kind(), RequestKind::Onboarding(_));
+    granted
+        .iter()
+        .filter(onboarding)
+        .chain(granted.iter().filter(move |r| !onboarding(r)))
 }
 
 /// Checks the new requests and renders the pull request for them.
@@ -95,7 +121,7 @@ struct State<'a> {
 pub fn plan(catalog: &Catalog, granted: &[Request], new: &[Request]) -> Result<Plan, Vec<Problem>> {
     let mut state = State::new(catalog, false);
     let mut problems = Vec::new();
-    for request in granted {
+    for request in onboardings_first(granted) {
         let mut found = Vec::new();
         if policy::lookup(catalog, request, &mut found).is_some() {
             state.add(request, false, &mut found);
@@ -125,7 +151,7 @@ pub fn plan(catalog: &Catalog, granted: &[Request], new: &[Request]) -> Result<P
 pub fn render_state(catalog: &Catalog, granted: &[Request]) -> Result<Plan, Vec<Problem>> {
     let mut state = State::new(catalog, true);
     let mut problems = Vec::new();
-    for request in granted {
+    for request in onboardings_first(granted) {
         let mut found = Vec::new();
         if policy::lookup(catalog, request, &mut found).is_some() {
             state.add(request, true, &mut found);
@@ -135,7 +161,8 @@ pub fn render_state(catalog: &Catalog, granted: &[Request]) -> Result<Plan, Vec<
     if !problems.is_empty() {
         return Err(problems);
     }
-    if state.leases.is_empty() && state.grants.by_namespace.is_empty() {
+    if state.leases.is_empty() && state.grants.by_namespace.is_empty() && state.onboarded.is_empty()
+    {
         return Ok(Plan::default());
     }
     state.render()
@@ -156,10 +183,7 @@ pub fn render_environment(
     let mut state = State::new(catalog, true);
     state.environments.insert(&env.name);
     let mut problems = Vec::new();
-    for request in granted
-        .iter()
-        .filter(|r| r.environment().as_str() == environment)
-    {
+    for request in onboardings_first(granted).filter(|r| r.environment().as_str() == environment) {
         let mut found = Vec::new();
         if policy::lookup(catalog, request, &mut found).is_some() {
             state.add(request, true, &mut found);
@@ -181,6 +205,29 @@ fn within(dir: &str, root: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
+/// How a team came to hold a namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holding {
+    /// The catalog gives it to the team.
+    Configured,
+    /// A granted Onboarding request.
+    Onboarded,
+    /// A new Onboarding request of this plan.
+    Requested,
+}
+
+fn list_or_none(namespaces: &[&DnsLabel]) -> String {
+    if namespaces.is_empty() {
+        "none yet".to_owned()
+    } else {
+        namespaces
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 fn describe_overlap(overlap: Overlap) -> &'static str {
     match overlap {
         Overlap::Equal => "is the same as",
@@ -197,6 +244,7 @@ impl<'a> State<'a> {
             leases: BTreeMap::new(),
             grants: Grants::default(),
             environments: BTreeSet::new(),
+            onboarded: BTreeMap::new(),
         }
     }
 
@@ -206,8 +254,125 @@ impl<'a> State<'a> {
             is_new,
         };
         match request.kind() {
-            RequestKind::ApiRoute(route) => self.add_route(route, contribution, problems),
-            RequestKind::Egress(egress) => self.add_egress(egress, contribution, problems),
+            RequestKind::ApiRoute(route) => {
+                if is_new {
+                    self.check_held(request, "target.namespace", problems);
+                }
+                self.add_route(route, contribution, problems);
+            }
+            RequestKind::Egress(egress) => {
+                if is_new {
+                    self.check_held(request, "namespace", problems);
+                }
+                self.add_egress(egress, contribution, problems);
+            }
+            RequestKind::Onboarding(onboarding) => {
+                self.add_onboarding(onboarding, contribution, problems)
+            }
+        }
+    }
+
+    /// The team holding a namespace in an environment: from the catalog, or onboarded.
+    fn holder(&self, env: &DnsLabel, namespace: &DnsLabel) -> Option<(&'a DnsLabel, Holding)> {
+        if let Some(team) = self.catalog.namespace_owner(namespace) {
+            return Some((&team.name, Holding::Configured));
+        }
+        self.onboarded
+            .get(&(env.clone(), namespace.clone()))
+            .map(|(team, contribution)| {
+                (
+                    *team,
+                    if contribution.is_new {
+                        Holding::Requested
+                    } else {
+                        Holding::Onboarded
+                    },
+                )
+            })
+    }
+
+    /// The namespaces a team holds in an environment, configured ones first.
+    fn held_by(&self, env: &DnsLabel, team: &DnsLabel) -> Vec<&DnsLabel> {
+        let mut out: Vec<&DnsLabel> = self
+            .catalog
+            .team(team.as_str())
+            .map(|t| t.namespaces.iter().collect())
+            .unwrap_or_default();
+        out.extend(
+            self.onboarded
+                .iter()
+                .filter(|((e, _), (t, _))| e == env && *t == team)
+                .map(|((_, namespace), _)| namespace),
+        );
+        out
+    }
+
+    /// A route or grant acts in a namespace its team holds in the environment.
+    fn check_held(&self, request: &Request, field: &str, problems: &mut Vec<Problem>) {
+        let (env, team, namespace) = (request.environment(), request.team(), request.namespace());
+        match self.holder(env, namespace) {
+            Some((holder, _)) if holder == team => {}
+            Some((holder, _)) => problems.push(Problem::policy(
+                field,
+                format!(
+                    "namespace {namespace} is held by team {holder} in {env}; choose one of \
+                     team {team}'s namespaces ({})",
+                    list_or_none(&self.held_by(env, team))
+                ),
+            )),
+            None => problems.push(Problem::policy(
+                field,
+                format!(
+                    "team {team} does not hold namespace {namespace} in {env}, so it is not \
+                     onboarded to the mesh for the team; choose one of {}, or onboard \
+                     {namespace} first with a request of kind Onboarding (environment: {env}, \
+                     team: {team}, namespace: {namespace}), which gives it its baseline once \
+                     approved",
+                    list_or_none(&self.held_by(env, team))
+                ),
+            )),
+        }
+    }
+
+    fn add_onboarding(
+        &mut self,
+        onboarding: &'a Onboarding,
+        contribution: Contribution<'a>,
+        problems: &mut Vec<Problem>,
+    ) {
+        let (env, team, namespace) = (
+            onboarding.environment(),
+            onboarding.team(),
+            onboarding.namespace(),
+        );
+        match self.holder(env, namespace) {
+            None => {
+                self.onboarded
+                    .insert((env.clone(), namespace.clone()), (team, contribution));
+            }
+            Some((holder, holding)) if holder == team => {
+                let (kind, how) = match holding {
+                    Holding::Configured => (
+                        ProblemKind::AlreadyGranted,
+                        "the platform configured it for the team",
+                    ),
+                    Holding::Onboarded => (ProblemKind::AlreadyGranted, "it was onboarded before"),
+                    Holding::Requested => (ProblemKind::Conflict, "it is asked for twice here"),
+                };
+                problems.push(Problem::new(
+                    kind,
+                    "namespace",
+                    format!("namespace {namespace} is already team {team}'s in {env}: {how}"),
+                ));
+            }
+            Some((holder, _)) => problems.push(Problem::new(
+                ProblemKind::Conflict,
+                "namespace",
+                format!(
+                    "namespace {namespace} is held by team {holder} in {env}; a namespace has \
+                     one team, so choose another name"
+                ),
+            )),
         }
     }
 
@@ -290,7 +455,7 @@ impl<'a> State<'a> {
         }
         for (i, host) in egress.hosts().iter().enumerate() {
             let field = format!("hosts[{i}]");
-            if let (true, Some((grant, _, _)), Some(port)) = (
+            if let (true, Some(GrantEntry { grant, .. }), Some(port)) = (
                 egress.via_egress_gateway(),
                 hosts.get(host),
                 egress.ports().first(),
@@ -307,7 +472,7 @@ impl<'a> State<'a> {
                 ));
                 continue;
             }
-            let Some((grant, _, _)) = hosts.get(host) else {
+            let Some(GrantEntry { grant, .. }) = hosts.get(host) else {
                 continue;
             };
             if grant.via_gateway != egress.via_egress_gateway() {
@@ -413,22 +578,22 @@ impl<'a> State<'a> {
             .entry((egress.environment().clone(), egress.namespace().clone()))
             .or_default();
         for host in egress.hosts() {
-            let entry = hosts.entry(host.clone()).or_insert_with(|| {
-                (
-                    HostGrant {
-                        ports: BTreeMap::new(),
-                        addresses: BTreeSet::new(),
-                        via_gateway: egress.via_egress_gateway(),
-                    },
-                    false,
-                    contribution.origin,
-                )
+            let entry = hosts.entry(host.clone()).or_insert_with(|| GrantEntry {
+                grant: HostGrant {
+                    ports: BTreeMap::new(),
+                    addresses: BTreeSet::new(),
+                    via_gateway: egress.via_egress_gateway(),
+                },
+                touched: false,
             });
             for port in egress.ports() {
-                entry.0.ports.insert(port.number(), port.protocol());
+                entry.grant.ports.insert(port.number(), port.protocol());
             }
-            entry.0.addresses.extend(egress.addresses().iter().copied());
-            entry.1 |= contribution.is_new;
+            entry
+                .grant
+                .addresses
+                .extend(egress.addresses().iter().copied());
+            entry.touched |= contribution.is_new;
         }
     }
 
@@ -439,6 +604,7 @@ impl<'a> State<'a> {
             .map(|(env, _)| env)
             .chain(self.grants.by_namespace.keys().map(|(env, _)| env))
             .chain(self.environments.iter().copied())
+            .chain(self.onboarded.keys().map(|(env, _)| env))
             .collect()
     }
 
@@ -498,16 +664,17 @@ impl<'a> State<'a> {
         // env -> every namespace/host routed through its egress gateway, touched
         let mut gateway_hosts: BTreeMap<&DnsLabel, (BTreeSet<String>, bool)> = BTreeMap::new();
         // (env, namespace) with grants -> (some grant goes through the gateway, touched)
-        let mut egress_namespaces: BTreeMap<(&DnsLabel, &DnsLabel), (bool, bool)> = BTreeMap::new();
+        let mut egress_namespaces: BTreeMap<(&DnsLabel, &DnsLabel), NamespaceEgress> =
+            BTreeMap::new();
         for ((env_name, namespace), hosts) in &self.grants.by_namespace {
             let env = self.environment(env_name);
             let gateway = match &env.egress {
                 EgressMode::Gateway(gw) => Some(gw),
                 EgressMode::Direct => None,
             };
-            let namespace_touched = hosts.values().any(|(_, new, _)| *new);
+            let namespace_touched = hosts.values().any(|entry| entry.touched);
             let mut via_gateway_in_namespace = false;
-            for (host, (grant, touched, _)) in hosts {
+            for (host, GrantEntry { grant, touched }) in hosts {
                 objects.push((
                     env,
                     render::service_entry(env, namespace, host, grant, gateway),
@@ -540,28 +707,50 @@ impl<'a> State<'a> {
             }
             egress_namespaces.insert(
                 (env_name, namespace),
-                (via_gateway_in_namespace, namespace_touched),
+                NamespaceEgress {
+                    via_gateway: via_gateway_in_namespace,
+                    touched: namespace_touched,
+                },
             );
         }
-        // Every onboarded namespace of an environment in the plan gets its baseline Sidecar,
-        // granted or not: a first grant never cuts the namespace off from the rest of the
-        // cluster, and a namespace without grants is closed too.
+        // Every namespace a team holds in an environment of the plan gets its baseline, granted
+        // or not: membership in the mesh, namespace-wide mTLS, the Sidecar (a first grant never
+        // cuts the namespace off from the rest of the cluster, and a namespace without grants is
+        // closed too) and, where all egress goes through the gateway, the NetworkPolicy that
+        // keeps pods from leaving any other way.
         for env_name in self.planned_environments() {
             let env = self.environment(env_name);
-            for team in self.catalog.teams() {
-                for namespace in &team.namespaces {
-                    let (via_gateway, egress_touched) = egress_namespaces
-                        .get(&(env_name, namespace))
-                        .copied()
-                        .unwrap_or((false, false));
-                    let touched = self.touch_all
-                        || egress_touched
-                        || routed_namespaces.contains(&(env_name, namespace));
-                    let gateway = match &env.egress {
-                        EgressMode::Gateway(gw) if via_gateway => Some(gw),
-                        _ => None,
-                    };
-                    objects.push((env, render::sidecar(env, team, namespace, gateway), touched));
+            for (team, namespace, onboarding_touched) in self.baseline_namespaces(env_name) {
+                let NamespaceEgress {
+                    via_gateway,
+                    touched: egress_touched,
+                } = egress_namespaces
+                    .get(&(env_name, namespace))
+                    .copied()
+                    .unwrap_or_default();
+                let touched = self.touch_all
+                    || onboarding_touched
+                    || egress_touched
+                    || routed_namespaces.contains(&(env_name, namespace));
+                let sidecar_gateway = match &env.egress {
+                    EgressMode::Gateway(gw) if via_gateway => Some(gw),
+                    _ => None,
+                };
+                objects.push((env, render::membership(env, namespace), touched));
+                objects.push((env, render::peer_authentication(env, namespace), touched));
+                objects.push((
+                    env,
+                    render::sidecar(env, team, namespace, sidecar_gateway),
+                    touched,
+                ));
+                if let EgressMode::Gateway(gw) = &env.egress
+                    && gw.required
+                {
+                    objects.push((
+                        env,
+                        render::egress_network_policy(env, namespace, gw),
+                        touched,
+                    ));
                 }
             }
         }
@@ -585,6 +774,24 @@ impl<'a> State<'a> {
             BTreeSet::new()
         };
         finish(objects, &roots)
+    }
+
+    /// Every namespace held in an environment, with its team and whether a new onboarding
+    /// brings it: the catalog's, then the onboarded ones.
+    fn baseline_namespaces(&self, env: &DnsLabel) -> Vec<(&'a Team, &DnsLabel, bool)> {
+        let mut out: Vec<(&Team, &DnsLabel, bool)> = self
+            .catalog
+            .teams()
+            .flat_map(|team| team.namespaces.iter().map(move |ns| (team, ns, false)))
+            .collect();
+        for ((e, namespace), (team, contribution)) in &self.onboarded {
+            if e == env
+                && let Some(team) = self.catalog.team(team.as_str())
+            {
+                out.push((team, namespace, contribution.is_new));
+            }
+        }
+        out
     }
 
     fn environment(&self, name: &DnsLabel) -> &'a Environment {
@@ -632,7 +839,7 @@ fn finish(
     for (env, object, touched) in objects {
         let path = env.path_template.render(
             env.name.as_str(),
-            &object.metadata.namespace,
+            object.folder_namespace(),
             object.kind,
             &object.metadata.name,
         );

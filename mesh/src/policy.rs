@@ -11,7 +11,7 @@ use crate::catalog::{Catalog, EgressMode, Environment, Team};
 use crate::leases::relation;
 use crate::names::{DnsLabel, EgressHost};
 use crate::problem::Problem;
-use crate::request::{ApiRoute, Egress, PathMatch, Request, RequestKind};
+use crate::request::{ApiRoute, Egress, Onboarding, PathMatch, Request, RequestKind};
 
 /// Checks a request against the catalog; every problem carries the request's origin.
 pub fn check(catalog: &Catalog, request: &Request) -> Result<(), Vec<Problem>> {
@@ -20,6 +20,9 @@ pub fn check(catalog: &Catalog, request: &Request) -> Result<(), Vec<Problem>> {
         match request.kind() {
             RequestKind::ApiRoute(route) => check_route(env, team, route, &mut problems),
             RequestKind::Egress(egress) => check_egress(env, team, egress, &mut problems),
+            RequestKind::Onboarding(onboarding) => {
+                check_onboarding(env, team, onboarding, &mut problems)
+            }
         }
     }
     if problems.is_empty() {
@@ -63,30 +66,47 @@ pub(crate) fn lookup<'a>(
     Some((env?, team?))
 }
 
-fn check_namespace(team: &Team, namespace: &DnsLabel, field: &str, problems: &mut Vec<Problem>) {
-    if !team.owns(namespace) {
-        let owned: Vec<String> = team.namespaces.iter().map(ToString::to_string).collect();
+/// Namespaces no team may onboard: Kubernetes' and OpenShift's own, and the default namespace.
+fn is_system_namespace(namespace: &DnsLabel) -> bool {
+    let name = namespace.as_str();
+    name == "default"
+        || name.starts_with("kube-")
+        || name.starts_with("openshift")
+        || name.starts_with("istio-")
+}
+
+fn check_onboarding(
+    env: &Environment,
+    _team: &Team,
+    onboarding: &Onboarding,
+    problems: &mut Vec<Problem>,
+) {
+    let namespace = onboarding.namespace();
+    let platform = env.platform_namespaces();
+    if platform.contains(&namespace)
+        || *namespace == env.onboarding.control_plane_namespace
+        || *namespace == env.onboarding.dns_namespace
+    {
         problems.push(Problem::policy(
-            field,
+            "namespace",
             format!(
-                "team {} does not hold namespace {namespace}, so it is not onboarded to the mesh \
-                 for the team; choose one of {}, or onboard {namespace} first: your platform team \
-                 adds it to the team's namespaces in the Signalbox configuration, which gives it \
-                 its baseline Sidecar",
-                team.name,
-                owned.join(", ")
+                "namespace {namespace} belongs to the platform in {}; choose a namespace of \
+                 your team's own",
+                env.name
+            ),
+        ));
+    } else if is_system_namespace(namespace) {
+        problems.push(Problem::policy(
+            "namespace",
+            format!(
+                "namespace {namespace} is a system namespace (default, kube-*, openshift*, \
+                 istio-*); choose a namespace of your team's own"
             ),
         ));
     }
 }
 
-fn check_route(env: &Environment, team: &Team, route: &ApiRoute, problems: &mut Vec<Problem>) {
-    check_namespace(
-        team,
-        route.target().namespace(),
-        "target.namespace",
-        problems,
-    );
+fn check_route(env: &Environment, _team: &Team, route: &ApiRoute, problems: &mut Vec<Problem>) {
     if !env.hosts.contains(route.host()) {
         let hosts: Vec<String> = env.hosts.iter().map(ToString::to_string).collect();
         problems.push(Problem::policy(
@@ -128,8 +148,7 @@ fn check_route(env: &Environment, team: &Team, route: &ApiRoute, problems: &mut 
     }
 }
 
-fn check_egress(env: &Environment, team: &Team, egress: &Egress, problems: &mut Vec<Problem>) {
-    check_namespace(team, egress.namespace(), "namespace", problems);
+fn check_egress(env: &Environment, _team: &Team, egress: &Egress, problems: &mut Vec<Problem>) {
     let policy = &env.policy;
     let via_gateway = egress.via_egress_gateway();
     if via_gateway && matches!(env.egress, EgressMode::Direct) {

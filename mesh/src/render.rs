@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::catalog::{EgressGateway, Environment, Team};
+use crate::catalog::{EgressGateway, Environment, Membership, Team};
 use crate::names::{Cidr, DnsLabel, EgressHost, Fqdn, Port, Protocol};
 use crate::request::{ApiRoute, PathMatch};
 
@@ -42,10 +42,14 @@ pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "signalbox
 pub struct Metadata {
     /// Object name.
     pub name: String,
-    /// Object namespace.
+    /// Object namespace (empty for a Namespace, which has none).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub namespace: String,
     /// Labels (always the managed-by label).
     pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// One generated Istio object.
@@ -59,7 +63,19 @@ pub struct IstioObject {
     /// Name, namespace, labels.
     pub metadata: Metadata,
     /// The kind's spec.
+    #[serde(skip_serializing_if = "Spec::is_empty")]
     pub spec: Spec,
+}
+
+impl IstioObject {
+    /// The namespace the object's file is kept under: its own, or for a Namespace its name.
+    pub fn folder_namespace(&self) -> &str {
+        if self.metadata.namespace.is_empty() {
+            &self.metadata.name
+        } else {
+            &self.metadata.namespace
+        }
+    }
 }
 
 /// The spec of a generated object.
@@ -76,6 +92,102 @@ pub enum Spec {
     Gateway(GatewaySpec),
     /// DestinationRule spec.
     DestinationRule(DestinationRuleSpec),
+    /// PeerAuthentication spec.
+    PeerAuthentication(PeerAuthenticationSpec),
+    /// ServiceMeshMember spec (OpenShift Service Mesh 2.x).
+    ServiceMeshMember(ServiceMeshMemberSpec),
+    /// NetworkPolicy spec.
+    NetworkPolicy(NetworkPolicySpec),
+    /// No spec (a Namespace, which Signalbox only labels).
+    Empty,
+}
+
+impl Spec {
+    fn is_empty(&self) -> bool {
+        matches!(self, Self::Empty)
+    }
+}
+
+/// PeerAuthentication spec: namespace-wide mTLS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PeerAuthenticationSpec {
+    /// The mode.
+    pub mtls: MtlsSetting,
+}
+
+/// `mtls.mode`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MtlsSetting {
+    /// `STRICT` or `PERMISSIVE`.
+    pub mode: &'static str,
+}
+
+/// ServiceMeshMember spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceMeshMemberSpec {
+    /// The control plane joined.
+    pub control_plane_ref: ControlPlaneRef,
+}
+
+/// `controlPlaneRef`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ControlPlaneRef {
+    /// ServiceMeshControlPlane name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+}
+
+/// NetworkPolicy spec, egress only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPolicySpec {
+    /// Every pod of the namespace (`{}`).
+    pub pod_selector: LabelSelector,
+    /// `[Egress]`.
+    pub policy_types: Vec<&'static str>,
+    /// What the pods may reach.
+    pub egress: Vec<NetworkPolicyEgressRule>,
+}
+
+/// A label selector; empty selects everything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct LabelSelector {
+    /// Labels to match.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_labels: BTreeMap<String, String>,
+}
+
+/// One egress rule of a NetworkPolicy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetworkPolicyEgressRule {
+    /// Peers (any of).
+    pub to: Vec<NetworkPolicyPeer>,
+    /// Ports (any of; none means every port).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<NetworkPolicyPort>,
+}
+
+/// A NetworkPolicy peer: pods selected by namespace and optionally by labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPolicyPeer {
+    /// Namespaces.
+    pub namespace_selector: LabelSelector,
+    /// Pods in them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_selector: Option<LabelSelector>,
+}
+
+/// A NetworkPolicy port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetworkPolicyPort {
+    /// `UDP` or `TCP`.
+    pub protocol: &'static str,
+    /// The port.
+    pub port: u16,
 }
 
 /// VirtualService spec, the fields Signalbox uses.
@@ -371,6 +483,7 @@ fn metadata(name: impl Into<String>, namespace: &str) -> Metadata {
         name: name.into(),
         namespace: namespace.to_owned(),
         labels: BTreeMap::from([(MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned())]),
+        annotations: BTreeMap::new(),
     }
 }
 
@@ -740,6 +853,134 @@ pub fn sidecar(
             },
         }),
     )
+}
+
+/// Name of a namespace's PeerAuthentication (namespace-wide: no selector).
+pub const PEER_AUTHENTICATION_NAME: &str = "default";
+/// Name of a namespace's ServiceMeshMember (OpenShift Service Mesh requires `default`).
+pub const MEMBER_NAME: &str = "default";
+/// Name of a namespace's egress NetworkPolicy.
+pub const EGRESS_NETWORK_POLICY: &str = "egress-baseline";
+/// Argo CD never prunes or deletes a Namespace it synced: removing the file must not take the
+/// team's workloads with it.
+pub const KEEP_NAMESPACE: (&str, &str) = (
+    "argocd.argoproj.io/sync-options",
+    "Prune=false,Delete=false",
+);
+
+/// How a team namespace joins the mesh: a ServiceMeshMember (OpenShift Service Mesh 2.x), or the
+/// Namespace itself with the injection label.
+pub fn membership(env: &Environment, namespace: &DnsLabel) -> IstioObject {
+    match &env.onboarding.membership {
+        Membership::Member { control_plane } => IstioObject {
+            api_version: "maistra.io/v1",
+            kind: "ServiceMeshMember",
+            metadata: metadata(MEMBER_NAME, namespace.as_str()),
+            spec: Spec::ServiceMeshMember(ServiceMeshMemberSpec {
+                control_plane_ref: ControlPlaneRef {
+                    name: control_plane.name().to_string(),
+                    namespace: control_plane.namespace().to_string(),
+                },
+            }),
+        },
+        Membership::Label { key, value } => {
+            let mut meta = metadata(namespace.to_string(), "");
+            meta.labels.insert(key.clone(), value.clone());
+            meta.annotations
+                .insert(KEEP_NAMESPACE.0.to_owned(), KEEP_NAMESPACE.1.to_owned());
+            IstioObject {
+                api_version: "v1",
+                kind: "Namespace",
+                metadata: meta,
+                spec: Spec::Empty,
+            }
+        }
+    }
+}
+
+/// The namespace-wide PeerAuthentication of a team namespace.
+pub fn peer_authentication(env: &Environment, namespace: &DnsLabel) -> IstioObject {
+    IstioObject {
+        api_version: env.api_version().security(),
+        kind: "PeerAuthentication",
+        metadata: metadata(PEER_AUTHENTICATION_NAME, namespace.as_str()),
+        spec: Spec::PeerAuthentication(PeerAuthenticationSpec {
+            mtls: MtlsSetting {
+                mode: env.onboarding.mtls.as_str(),
+            },
+        }),
+    }
+}
+
+fn namespace_named(name: &str) -> LabelSelector {
+    LabelSelector {
+        match_labels: BTreeMap::from([("kubernetes.io/metadata.name".to_owned(), name.to_owned())]),
+    }
+}
+
+/// Where all egress goes through the gateway: the NetworkPolicy letting a team namespace's pods
+/// reach only the cluster DNS, the control plane, the mesh's namespaces and the egress gateway
+/// pods, so a pod without a sidecar (or one bypassing it) cannot leave the cluster directly.
+pub fn egress_network_policy(
+    env: &Environment,
+    namespace: &DnsLabel,
+    gateway: &EgressGateway,
+) -> IstioObject {
+    let onboarding = &env.onboarding;
+    let (key, value) = onboarding.membership.member_label();
+    let dns_ports = [("UDP", 53), ("TCP", 53), ("UDP", 5353), ("TCP", 5353)]
+        .into_iter()
+        .map(|(protocol, port)| NetworkPolicyPort { protocol, port })
+        .collect();
+    let rule = |peer: NetworkPolicyPeer, ports: Vec<NetworkPolicyPort>| NetworkPolicyEgressRule {
+        to: vec![peer],
+        ports,
+    };
+    IstioObject {
+        api_version: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        metadata: metadata(EGRESS_NETWORK_POLICY, namespace.as_str()),
+        spec: Spec::NetworkPolicy(NetworkPolicySpec {
+            pod_selector: LabelSelector::default(),
+            policy_types: vec!["Egress"],
+            egress: vec![
+                rule(
+                    NetworkPolicyPeer {
+                        namespace_selector: namespace_named(onboarding.dns_namespace.as_str()),
+                        pod_selector: None,
+                    },
+                    dns_ports,
+                ),
+                rule(
+                    NetworkPolicyPeer {
+                        namespace_selector: namespace_named(
+                            onboarding.control_plane_namespace.as_str(),
+                        ),
+                        pod_selector: None,
+                    },
+                    Vec::new(),
+                ),
+                rule(
+                    NetworkPolicyPeer {
+                        namespace_selector: LabelSelector {
+                            match_labels: BTreeMap::from([(key, value)]),
+                        },
+                        pod_selector: None,
+                    },
+                    Vec::new(),
+                ),
+                rule(
+                    NetworkPolicyPeer {
+                        namespace_selector: namespace_named(gateway.workload_namespace()),
+                        pod_selector: Some(LabelSelector {
+                            match_labels: gateway.selector.clone(),
+                        }),
+                    },
+                    Vec::new(),
+                ),
+            ],
+        }),
+    }
 }
 
 /// The VirtualService sending one external host's TLS traffic through the egress gateway.

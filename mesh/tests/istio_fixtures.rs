@@ -89,16 +89,39 @@ fn vendored_schemas_compile_with_every_cel_rule_implemented() {
 #[test]
 fn vendored_bundles_serve_the_expected_api_versions() {
     let served = |v| mesh::validate::served_kinds(v);
-    for (kind, versions) in served(SchemaVersion::Istio1_20) {
-        assert_eq!(versions, ["v1alpha3", "v1beta1"], "{kind}");
+    // Kinds outside networking.istio.io, served the same way by every bundle.
+    let other = |kind: &str, istio_1_20: bool| -> Option<&'static [&'static str]> {
+        match kind {
+            "PeerAuthentication" if istio_1_20 => Some(&["v1beta1"]),
+            "PeerAuthentication" => Some(&["v1", "v1beta1"]),
+            "ServiceMeshMember" | "Namespace" | "NetworkPolicy" => Some(&["v1"]),
+            _ => None,
+        }
+    };
+    let kinds = served(SchemaVersion::Istio1_20);
+    assert_eq!(kinds.len(), 9);
+    for (kind, versions) in kinds {
+        let expected = other(&kind, true).unwrap_or(&["v1alpha3", "v1beta1"]);
+        assert_eq!(versions, expected, "{kind}");
     }
     for version in [SchemaVersion::Istio1_24, SchemaVersion::Istio1_30] {
         let kinds = served(version);
-        assert_eq!(kinds.len(), 5);
+        assert_eq!(kinds.len(), 9);
         for (kind, versions) in kinds {
-            assert_eq!(versions, ["v1", "v1alpha3", "v1beta1"], "{kind}");
+            let expected = other(&kind, false).unwrap_or(&["v1", "v1alpha3", "v1beta1"]);
+            assert_eq!(versions, expected, "{kind}");
         }
     }
+}
+
+#[test]
+fn istio_valid_peer_authentications_pass() {
+    assert_valid_fixture("peerauth-valid.yaml");
+}
+
+#[test]
+fn istio_invalid_peer_authentications_fail_with_the_expected_error() {
+    assert_eq!(assert_invalid_fixture("peerauth-invalid.yaml"), 6);
 }
 
 #[test]

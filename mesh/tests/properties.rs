@@ -91,6 +91,17 @@ fn egress() -> impl Strategy<Value = serde_json::Value> {
         })
 }
 
+fn onboarding() -> impl Strategy<Value = serde_json::Value> {
+    (
+        prop_oneof![Just("dev"), Just("prod")],
+        prop_oneof![Just("team-a"), Just("team-b")],
+        prop_oneof!["[a-z][a-z0-9-]{0,12}", Just("team-a".to_owned()), Just("istio-system".to_owned()), hostile_text()],
+    )
+        .prop_map(|(env, team, namespace)| {
+            json!({"kind": "Onboarding", "environment": env, "team": team, "namespace": namespace})
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -105,7 +116,7 @@ proptest! {
     }
 
     #[test]
-    fn every_accepted_request_renders_valid_objects_that_read_back(request in prop_oneof![api_route(), egress()]) {
+    fn every_accepted_request_renders_valid_objects_that_read_back(request in prop_oneof![api_route(), egress(), onboarding()]) {
         let text = serde_json::to_string(&request).unwrap();
         let Ok(requests) = parse_documents("prop.json", &text) else { return Ok(()) };
         let catalog = catalog();
@@ -122,7 +133,7 @@ proptest! {
         prop_assert!(!plan.files.is_empty());
         for file in plan.files.iter().filter(|f| !f.path.ends_with("kustomization.yaml")) {
             let value: serde_json::Value = serde_norway::from_str(&file.contents).unwrap();
-            let env = catalog.environment(value["metadata"]["namespace"].as_str().map(|_| file.path.split('/').next().unwrap()).unwrap()).unwrap();
+            let env = catalog.environment(file.path.split('/').next().unwrap()).unwrap();
             prop_assert_eq!(validation_errors(env.mesh.schema_version(), &value), vec![], "{}", file.path);
             let again = serde_norway::to_string(&value).unwrap();
             let reread: serde_json::Value = serde_norway::from_str(&again).unwrap();
@@ -142,14 +153,13 @@ fn granted_request() -> impl Strategy<Value = mesh::Request> {
         prop_oneof![Just("dev"), Just("prod")],
         prop_oneof![Just("team-a"), Just("team-b")],
         0u8..6,
-        any::<bool>(),
+        0u8..3,
     )
-        .prop_map(|(env, team, n, is_route)| {
-            if is_route {
-                common::route(env, team, &format!("/{team}/s{n}"), "prefix")
-            } else {
-                common::egress(env, team, &format!("api{n}.example.com"))
-            }
+        .prop_map(|(env, team, n, kind)| match kind {
+            0 => common::route(env, team, &format!("/{team}/s{n}"), "prefix"),
+            1 => common::egress(env, team, &format!("api{n}.example.com")),
+            // Two teams may ask for the same further namespace: the second is refused.
+            _ => common::onboarding(env, team, &format!("batch-{}", n % 2)),
         })
 }
 
@@ -166,18 +176,51 @@ proptest! {
                 unique.push(request);
             }
         }
-        let state = mesh::render_state(&catalog(), &unique).expect("a valid state renders");
+        // Keep what a real state can hold: an onboarding refused for a namespace another team
+        // holds is never granted.
+        let mut granted: Vec<mesh::Request> = Vec::new();
+        for request in unique {
+            let mut candidate = granted.clone();
+            candidate.push(request);
+            if mesh::render_state(&catalog(), &candidate).is_ok() {
+                granted = candidate;
+            }
+        }
+        let state = mesh::render_state(&catalog(), &granted).expect("a valid state renders");
         let environments: std::collections::BTreeSet<String> =
-            unique.iter().map(|r| r.environment().to_string()).collect();
+            granted.iter().map(|r| r.environment().to_string()).collect();
         for env in environments {
-            for team in common::catalog_file().teams {
-                for namespace in team.namespaces {
-                    let path = format!("{env}/{namespace}/sidecar-default.yaml");
-                    let found: Vec<&mesh::RenderedFile> =
-                        state.files.iter().filter(|f| f.path == path).collect();
-                    prop_assert_eq!(found.len(), 1, "{}", path);
-                    prop_assert!(found[0].contents.contains("'*/*.svc.cluster.local'"));
-                }
+            let mut held: Vec<String> = common::catalog_file()
+                .teams
+                .into_iter()
+                .flat_map(|team| team.namespaces)
+                .collect();
+            held.extend(
+                granted
+                    .iter()
+                    .filter(|r| r.kind_name() == "Onboarding" && r.environment().as_str() == env)
+                    .map(|r| r.namespace().to_string()),
+            );
+            for namespace in held {
+                let sidecars: Vec<&mesh::RenderedFile> = state
+                    .files
+                    .iter()
+                    .filter(|f| {
+                        f.path.starts_with(&format!("{env}/{namespace}/"))
+                            && f.contents.contains("kind: Sidecar")
+                    })
+                    .collect();
+                prop_assert_eq!(sidecars.len(), 1, "{}/{}", env, namespace);
+                prop_assert!(sidecars[0].contents.contains("'*/*.svc.cluster.local'"));
+                let peer_authentications = state
+                    .files
+                    .iter()
+                    .filter(|f| {
+                        f.path.starts_with(&format!("{env}/{namespace}/"))
+                            && f.contents.contains("kind: PeerAuthentication")
+                    })
+                    .count();
+                prop_assert_eq!(peer_authentications, 1, "{}/{}", env, namespace);
             }
         }
     }

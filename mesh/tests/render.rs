@@ -82,6 +82,8 @@ fn only_touched_files_are_returned_but_kustomizations_list_the_whole_directory()
         paths,
         [
             "dev/team-a/kustomization.yaml",
+            "dev/team-a/namespace-team-a.yaml",
+            "dev/team-a/peerauthentication-default.yaml",
             "dev/team-a/serviceentry-api.two.com.yaml",
             "dev/team-a/sidecar-default.yaml",
         ]
@@ -89,7 +91,7 @@ fn only_touched_files_are_returned_but_kustomizations_list_the_whole_directory()
     let kustomization = &plan.files[0].contents;
     assert!(kustomization.contains("- serviceentry-api.one.com.yaml\n- serviceentry-api.two.com.yaml\n- sidecar-default.yaml\n"), "{kustomization}");
     assert!(
-        plan.files[2].contents.contains("'*/*.svc.cluster.local'"),
+        plan.files[4].contents.contains("'*/*.svc.cluster.local'"),
         "the Sidecar keeps the in-cluster services"
     );
 }

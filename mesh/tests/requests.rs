@@ -111,7 +111,12 @@ fn missing_fields_and_kinds_are_named() {
     let problems = parse_documents("r.yaml", "environment: dev\n").unwrap_err();
     assert_eq!(problems[0].field, "kind");
     let problems = parse_documents("r.yaml", "kind: Route\n").unwrap_err();
-    assert!(problems[0].message.contains("ApiRoute or Egress"));
+    assert!(
+        problems[0]
+            .message
+            .contains("expected ApiRoute, Egress or Onboarding"),
+        "{problems:?}"
+    );
 }
 
 #[test]
@@ -184,13 +189,21 @@ fn the_issue_example_passes_policy() {
     }
 }
 
+/// The fields of the problems planning the request alone reports.
+fn plan_fields(text: &str) -> Vec<String> {
+    match mesh::plan(&catalog(), &[], &[parse_one(text)]) {
+        Ok(_) => Vec::new(),
+        Err(problems) => problems.into_iter().map(|p| p.field).collect(),
+    }
+}
+
 #[test]
 fn a_team_may_only_target_namespaces_it_owns() {
-    let fields = policy_fields(
+    let fields = plan_fields(
         "kind: ApiRoute\nenvironment: prod\nteam: team-a\nhost: api.prod.example.com\npath: /x\ntarget: {namespace: team-b, service: x, port: 80}\n",
     );
     assert_eq!(fields, ["target.namespace"]);
-    let fields = policy_fields(
+    let fields = plan_fields(
         "kind: Egress\nenvironment: prod\nteam: team-b\nnamespace: team-a\nhosts: [a.example.org]\nports: [{number: 443, protocol: TLS}]\n",
     );
     assert_eq!(fields, ["namespace"]);

@@ -1062,3 +1062,105 @@ async fn request_events_are_mailed_to_the_matching_recipients_through_smtp() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_onboarding_is_reviewed_and_delivered_and_then_the_namespace_takes_routes() {
+    let app = TestApp::spawn().await;
+    let batch_route = mesh::Request::from_value(&serde_json::json!({
+        "kind": "ApiRoute", "environment": "dev", "team": "team-a",
+        "host": "api.dev.example.com", "path": "/batch", "match": "prefix",
+        "target": {"namespace": "team-a-batch", "service": "batch", "port": 8080}
+    }))
+    .expect("a valid route");
+    let submit = |request: mesh::Request| {
+        let app = &app;
+        async move {
+            let roles = requester();
+            requests::submit(
+                &app.pool,
+                &app.catalog,
+                Actor {
+                    subject: "alice",
+                    name: "Alice Requester",
+                    roles: &roles,
+                    origin: &backend::audit::Origin::NONE,
+                },
+                Submission {
+                    request,
+                    justification: "batch jobs".to_owned(),
+                    key: Uuid::new_v4(),
+                    operation: Operation::Create,
+                    supersedes: None,
+                },
+            )
+            .await
+        }
+    };
+    // Before the onboarding, the namespace is not the team's: the refusal says how to ask.
+    let Err(requests::WorkflowError::Refused(problems)) = submit(batch_route.clone()).await else {
+        panic!("a route in a namespace the team does not hold is refused");
+    };
+    assert!(
+        problems[0].message.contains("kind Onboarding"),
+        "{problems:?}"
+    );
+
+    let onboarding = mesh::Request::from_value(&serde_json::json!({
+        "kind": "Onboarding", "environment": "dev", "team": "team-a", "namespace": "team-a-batch"
+    }))
+    .expect("a valid onboarding");
+    let id = approved(&app, onboarding).await;
+    let (forges, repo) = local_forges(&app);
+    let worker = worker(&app, forges, "w1");
+    drain(&worker).await;
+    assert_eq!(state_of(&app, id).await, "pr_open");
+    let committed = files_on(&repo, &branch_of(id));
+    for path in [
+        "dev/team-a-batch/namespace-team-a-batch.yaml",
+        "dev/team-a-batch/peerauthentication-default.yaml",
+        "dev/team-a-batch/sidecar-default.yaml",
+        "dev/team-a-batch/kustomization.yaml",
+    ] {
+        assert!(
+            committed.contains_key(path),
+            "{path} in {:?}",
+            committed.keys()
+        );
+    }
+    assert!(
+        committed["dev/kustomization.yaml"].contains("- team-a-batch\n"),
+        "the environment's kustomization lists the new folder"
+    );
+    git(
+        &repo,
+        &[
+            "merge",
+            "--no-ff",
+            "-m",
+            "Onboard team-a-batch",
+            &branch_of(id),
+        ],
+    );
+    look_now(&app).await;
+    drain(&worker).await;
+    assert_eq!(state_of(&app, id).await, "merged");
+    let events: Vec<(String, Option<String>)> = sqlx::query_as(
+        "select action, namespace from audit_events where request_id = $1 order by seq",
+    )
+    .bind(id)
+    .fetch_all(&app.pool)
+    .await
+    .expect("audit reads");
+    assert!(
+        events
+            .iter()
+            .all(|(_, namespace)| namespace.as_deref() == Some("team-a-batch")),
+        "every step of the onboarding names its namespace: {events:?}"
+    );
+
+    // Now the team holds it: the same route is accepted.
+    submit(batch_route)
+        .await
+        .expect("a route in the onboarded namespace is accepted");
+    app.stop().await;
+}

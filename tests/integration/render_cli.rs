@@ -197,3 +197,46 @@ fn render_refuses_one_host_defined_two_ways_through_the_gateway_with_the_analyze
         "{stderr}"
     );
 }
+
+#[test]
+fn render_onboards_a_namespace_and_routes_to_it_in_one_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let request = write(
+        dir.path(),
+        "batch.yaml",
+        "kind: Onboarding\nenvironment: prod\nteam: team-a\nnamespace: team-a-batch\n---\n\
+         kind: ApiRoute\nenvironment: prod\nteam: team-a\nhost: api.prod.example.com\n\
+         path: /batch\ntarget: {namespace: team-a-batch, service: batch, port: 8080}\n",
+    );
+    let output = signalbox(&["render", "--config", &config(), &request]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for file in [
+        "# file: prod/team-a-batch/servicemeshmember-default.yaml",
+        "# file: prod/team-a-batch/peerauthentication-default.yaml",
+        "# file: prod/team-a-batch/sidecar-default.yaml",
+        "# file: prod/team-a-batch/virtualservice-",
+    ] {
+        assert!(stdout.contains(file), "{file} in {stdout}");
+    }
+
+    // Without the onboarding, the route is refused with how to ask for the namespace.
+    let route = write(
+        dir.path(),
+        "route.yaml",
+        "kind: ApiRoute\nenvironment: prod\nteam: team-a\nhost: api.prod.example.com\n\
+         path: /batch\ntarget: {namespace: team-a-batch, service: batch, port: 8080}\n",
+    );
+    let output = signalbox(&["render", "--config", &config(), &route]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("target.namespace") && stderr.contains("kind Onboarding"),
+        "{stderr}"
+    );
+}

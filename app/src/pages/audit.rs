@@ -23,6 +23,7 @@ const FIELDS: &[(&str, &str, &str, &str)] = &[
         "text",
         "e.g. api.stripe.com",
     ),
+    ("namespace", "Namespace", "text", "e.g. team-a"),
     ("from", "From", "date", ""),
     ("until", "Until", "date", ""),
     (

@@ -58,8 +58,10 @@ pub fn QueuePage() -> impl IntoView {
                     </nav>
                     <nav class="chips" aria-label="Filter by kind">
                         {chip("kind", None, "All kinds".to_owned())}
-                        {chip("kind", Some("ApiRoute".to_owned()), "API routes".to_owned())}
-                        {chip("kind", Some("Egress".to_owned()), "Outbound traffic".to_owned())}
+                        {mesh::request::KIND_NAMES
+                            .iter()
+                            .map(|kind| chip("kind", Some((*kind).to_owned()), crate::pages::requests::list::kind_label(kind).to_owned()))
+                            .collect_view()}
                     </nav>
                 };
                 let body = match page.await {

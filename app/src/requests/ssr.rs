@@ -733,6 +733,21 @@ pub async fn load_request(
         let query: Vec<(String, String)> =
             query.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         crate::pages::requests::list::href_with("/audit/lineage", &query)
+    })
+    // A namespace's onboarding: every event about the namespace in its environment.
+    .or_else(|| {
+        (record.kind == "Onboarding")
+            .then_some(target.namespace.as_ref())
+            .flatten()
+            .map(|namespace| {
+                crate::pages::requests::list::href_with(
+                    "/audit",
+                    &[
+                        ("environment".to_owned(), record.environment.clone()),
+                        ("namespace".to_owned(), namespace.clone()),
+                    ],
+                )
+            })
     });
     Ok(RequestView {
         history,

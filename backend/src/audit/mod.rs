@@ -83,6 +83,9 @@ impl Target {
                 target.path = Some(route.path().as_str().to_owned());
                 target.namespace = Some(route.target().namespace().as_str().to_owned());
             }
+            Ok(mesh::request::RequestKind::Onboarding(onboarding)) => {
+                target.namespace = Some(onboarding.namespace().as_str().to_owned());
+            }
             Ok(mesh::request::RequestKind::Egress(egress)) => {
                 target.namespace = Some(egress.namespace().as_str().to_owned());
                 target.external_hosts = egress

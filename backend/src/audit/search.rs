@@ -167,6 +167,8 @@ pub struct Filter {
     pub path: Option<String>,
     /// Egress grants that name this external host.
     pub external_host: Option<String>,
+    /// Events about this namespace (routes to it, its egress, its onboarding).
+    pub namespace: Option<String>,
     /// From this time on (inclusive).
     pub from: Option<OffsetDateTime>,
     /// Before this time (exclusive).
@@ -282,6 +284,11 @@ fn filtered<'a>(scope: &'a Scope, filter: &'a Filter) -> QueryBuilder<'a, Postgr
             .push(" and external_hosts @> array[")
             .push_bind(external.to_ascii_lowercase())
             .push("]::text[]");
+    }
+    if let Some(namespace) = non_blank(&filter.namespace) {
+        query
+            .push(" and namespace = ")
+            .push_bind(namespace.to_ascii_lowercase());
     }
     if let Some(from) = filter.from {
         query.push(" and at >= ").push_bind(from);
@@ -419,6 +426,7 @@ pub fn parse_filter<'a>(
                 }
             }
             "external_host" => filter.external_host = text,
+            "namespace" => filter.namespace = text,
             "from" | "until" => match parse_day(value) {
                 Some(day) => {
                     if key == "from" {

@@ -16,6 +16,8 @@
 //!   NONE, at most one endpoint with DNS_ROUND_ROBIN (two spellings with different handling of an
 //!   empty list, both kept exact), endpoint address or network required, Unix domain socket
 //!   address rules, endpoint port names.
+//! - PeerAuthentication: `portLevelMtls` only with a non-empty `selector.matchLabels` (two
+//!   spellings), port keys between 1 and 65535.
 
 use serde_json::Value;
 
@@ -41,6 +43,10 @@ pub(crate) enum Rule {
     UnixSocketAbsoluteOrAbstract,
     UnixSocketNotDirectory,
     PortNameKeys,
+    /// PeerAuthentication: `portLevelMtls` needs a workload selector with labels.
+    PortLevelMtlsNeedsSelector,
+    /// Map keys are port numbers 1–65535.
+    PortKeysInRange,
 }
 
 fn normalize(rule: &str) -> String {
@@ -90,9 +96,27 @@ impl Rule {
             r#"self.all(key,size(key)<63&&key.matches("^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$"))"# => {
                 Rule::PortNameKeys
             }
+            r#"(has(self.selector)&&has(self.selector.matchLabels)&&self.selector.matchLabels.size()>0)||!has(self.portLevelMtls)"#
+            | r#"has(self.portLevelMtls)?(((has(self.selector)&&has(self.selector.matchLabels))?self.selector.matchLabels:{}).size()>0):true"# => {
+                Rule::PortLevelMtlsNeedsSelector
+            }
+            r#"self.all(key,0<int(key)&&int(key)<=65535)"# => Rule::PortKeysInRange,
             other => return at_most_one_of(other),
         };
         Some(rule)
+    }
+
+    /// The error CEL raises evaluating the rule on `value`, if any (the API server reports it in
+    /// place of the rule's message).
+    pub(crate) fn runtime_error(&self, value: &Value) -> Option<String> {
+        match self {
+            Rule::PortKeysInRange => value.as_object().and_then(|m| {
+                m.keys()
+                    .find(|k| k.parse::<i64>().is_err())
+                    .map(|k| format!("type conversion error from 'string' to 'int' ({k:?})"))
+            }),
+            _ => None,
+        }
     }
 
     /// Evaluates the rule on `value`; `false` when it fails or cannot be evaluated (as a CEL
@@ -163,6 +187,17 @@ impl Rule {
             Rule::UnixSocketNotDirectory => value
                 .as_str()
                 .is_some_and(|s| !s.starts_with("unix://") || !s.ends_with('/')),
+            Rule::PortLevelMtlsNeedsSelector => {
+                !has("portLevelMtls")
+                    || value
+                        .pointer("/selector/matchLabels")
+                        .and_then(Value::as_object)
+                        .is_some_and(|labels| !labels.is_empty())
+            }
+            Rule::PortKeysInRange => value.as_object().is_some_and(|m| {
+                m.keys()
+                    .all(|k| k.parse::<i64>().is_ok_and(|n| 0 < n && n <= 65535))
+            }),
             Rule::PortNameKeys => value.as_object().is_some_and(|m| {
                 m.keys().all(|k| {
                     let b = k.as_bytes();

@@ -105,20 +105,46 @@ impl fmt::Display for Finding {
 }
 
 struct KindSchema {
+    /// The API group (`networking.istio.io`; empty for core objects).
+    group: String,
     versions: Vec<String>,
     schema: Schema,
 }
 
+impl KindSchema {
+    /// `group/version`, or `version` for the core group.
+    fn api_version(&self, version: &str) -> String {
+        if self.group.is_empty() {
+            version.to_owned()
+        } else {
+            format!("{}/{version}", self.group)
+        }
+    }
+}
+
+/// Built-in Kubernetes kinds Signalbox generates (Namespace, NetworkPolicy), in the same format,
+/// shared by every bundle.
+const KUBERNETES: &str = include_str!("../../schemas/kubernetes.json");
+
 type Bundle = BTreeMap<String, KindSchema>;
 
 fn compile_bundle(version: SchemaVersion) -> Result<Bundle, String> {
-    let root: Value =
-        serde_json::from_str(version.source()).map_err(|e| format!("{version}: {e}"))?;
+    let mut bundle = BTreeMap::new();
+    compile_into(&mut bundle, &version.to_string(), version.source())?;
+    compile_into(&mut bundle, "Kubernetes", KUBERNETES)?;
+    Ok(bundle)
+}
+
+fn compile_into(bundle: &mut Bundle, version: &str, source: &str) -> Result<(), String> {
+    let root: Value = serde_json::from_str(source).map_err(|e| format!("{version}: {e}"))?;
     let kinds = root["kinds"]
         .as_object()
         .ok_or(format!("{version}: no kinds"))?;
-    let mut bundle = BTreeMap::new();
     for (kind, entry) in kinds {
+        let group = entry["group"]
+            .as_str()
+            .ok_or(format!("{version} {kind}: no group"))?
+            .to_owned();
         let versions = entry["versions"]
             .as_array()
             .ok_or(format!("{version} {kind}: no versions"))?
@@ -126,9 +152,21 @@ fn compile_bundle(version: SchemaVersion) -> Result<Bundle, String> {
             .filter_map(|v| v.as_str().map(str::to_owned))
             .collect();
         let schema = Schema::compile(&entry["schema"], kind)?;
-        bundle.insert(kind.clone(), KindSchema { versions, schema });
+        if bundle
+            .insert(
+                kind.clone(),
+                KindSchema {
+                    group,
+                    versions,
+                    schema,
+                },
+            )
+            .is_some()
+        {
+            return Err(format!("{version} {kind}: defined twice"));
+        }
     }
-    Ok(bundle)
+    Ok(())
 }
 
 fn bundle(version: SchemaVersion) -> &'static Result<Bundle, String> {
@@ -297,20 +335,41 @@ pub fn validate_object(version: SchemaVersion, object: &Value) -> Vec<Finding> {
         return out;
     };
     let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let served = api_version
-        .strip_prefix("networking.istio.io/")
-        .is_some_and(|v| kind_schema.versions.iter().any(|s| s == v));
-    if !served {
+    let served: Vec<String> = kind_schema
+        .versions
+        .iter()
+        .map(|v| kind_schema.api_version(v))
+        .collect();
+    if !served.iter().any(|s| s == api_version) {
         out.push(Finding::new(
             Severity::Error,
             "apiVersion",
             format!(
-                "Unsupported value: {api_version:?}: {version} serves {kind} as networking.istio.io/{}",
-                kind_schema.versions.join(", networking.istio.io/")
+                "Unsupported value: {api_version:?}: {version} serves {kind} as {}",
+                served.join(", ")
             ),
         ));
     }
     check_metadata(map.get("metadata"), &mut out);
+    if kind == "Namespace" {
+        let metadata = map.get("metadata");
+        if metadata.and_then(|m| m.get("namespace")).is_some() {
+            out.push(Finding::new(
+                Severity::Error,
+                "metadata.namespace",
+                "Forbidden: not allowed on this type",
+            ));
+        }
+        if let Some(name) = metadata.and_then(|m| m["name"].as_str())
+            && crate::names::DnsLabel::parse(name).is_err()
+        {
+            out.push(Finding::new(
+                Severity::Error,
+                "metadata.name",
+                format!("Invalid value: {name:?}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'"),
+            ));
+        }
+    }
     let mut rest = map.clone();
     for key in ["apiVersion", "kind", "metadata"] {
         rest.remove(key);

@@ -269,7 +269,14 @@ impl Schema {
             return;
         }
         for (rule, message) in &self.rules {
-            if !rule.holds(value) {
+            if let Some(error) = rule.runtime_error(value) {
+                // CEL stops at the error; Kubernetes reports it instead of the rule's message.
+                out.push(Finding::new(
+                    Severity::Error,
+                    path,
+                    format!("Invalid value: {}: {error}", kind_word(value)),
+                ));
+            } else if !rule.holds(value) {
                 out.push(Finding::new(
                     Severity::Error,
                     path,
@@ -304,7 +311,10 @@ impl Schema {
             out.push(Finding::new(
                 Severity::Error,
                 path,
-                format!("Invalid value: must have at least {min} properties"),
+                format!(
+                    "Invalid value: {}: {path} in body should have at least {min} properties",
+                    map.len()
+                ),
             ));
         }
         for (key, v) in map {

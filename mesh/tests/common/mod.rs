@@ -46,3 +46,11 @@ pub fn egress(env: &str, team: &str, host: &str) -> Request {
          ports: [{{number: 443, protocol: TLS}}]\n"
     ))
 }
+
+/// An Onboarding of `namespace` for `team` in `env`.
+pub fn onboarding(env: &str, team: &str, namespace: &str) -> Request {
+    parse_one(&format!(
+        "kind: Onboarding\nenvironment: {env}\nteam: {team}\nnamespace: {namespace}\n"
+    ))
+    .with_origin(format!("onboarding {namespace}"))
+}

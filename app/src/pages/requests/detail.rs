@@ -155,7 +155,11 @@ fn RequestBody(
                     " · " <time title=view.at.clone()>{view.age.clone()}</time>
                     {view.history.clone().map(|href| view! {
                         " · " <a href=href id="request-history">
-                            {if view.kind == "Egress" { "History of this external host" } else { "History of this route" }}
+                            {match view.kind.as_str() {
+                                "Egress" => "History of this external host",
+                                "Onboarding" => "History of this namespace",
+                                _ => "History of this route",
+                            }}
                         </a>
                     })}
                 </p>

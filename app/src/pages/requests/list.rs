@@ -38,6 +38,7 @@ pub fn kind_label(kind: &str) -> &'static str {
     match kind {
         "ApiRoute" => "API route",
         "Egress" => "Outbound traffic",
+        "Onboarding" => "Namespace onboarding",
         _ => "Request",
     }
 }
