@@ -98,8 +98,15 @@ pub(super) fn team_options(config: &CatalogConfig, scope: &TeamScope) -> Vec<(St
         .collect()
 }
 
-pub(super) fn namespace_options(config: &CatalogConfig, team: &str) -> Vec<(String, String)> {
-    config
+/// The namespaces a team may name in an environment: those the configuration gives it, then
+/// those onboarded by request there (granted, or waiting for review: the server checks again).
+pub(super) fn namespace_options(
+    config: &CatalogConfig,
+    claims: &[crate::requests::ClaimView],
+    environment: &str,
+    team: &str,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = config
         .teams
         .iter()
         .find(|t| t.name == team)
@@ -109,7 +116,24 @@ pub(super) fn namespace_options(config: &CatalogConfig, team: &str) -> Vec<(Stri
                 .map(|n| (n.clone(), n.clone()))
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    for claim in claims {
+        let payload = &claim.payload;
+        if payload["kind"] == "Onboarding"
+            && payload["environment"] == environment
+            && payload["team"] == team
+            && let Some(namespace) = payload["namespace"].as_str()
+            && !out.iter().any(|(n, _)| n == namespace)
+        {
+            let label = if claim.granted {
+                namespace.to_owned()
+            } else {
+                format!("{namespace} (onboarding waits for review)")
+            };
+            out.push((namespace.to_owned(), label));
+        }
+    }
+    out
 }
 
 pub(super) fn environment_options(config: &CatalogConfig) -> Vec<(String, String)> {
@@ -201,9 +225,12 @@ fn ApiRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
         let scope = scope.clone();
         Signal::derive(move || config.with_value(|c| team_options(c, &scope)))
     };
+    let claim_views = StoredValue::new(setup.claims.clone());
     let namespaces = Signal::derive(move || {
-        let team = team.get();
-        config.with_value(|c| namespace_options(c, &team))
+        let (env, team) = (environment.get(), team.get());
+        config.with_value(|c| {
+            claim_views.with_value(|claims| namespace_options(c, claims, &env, &team))
+        })
     });
     let matches = Signal::stored(vec![
         (
@@ -321,5 +348,47 @@ fn ApiRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
             </ActionForm>
             <FilesPreview state />
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::requests::ClaimView;
+    use serde_json::json;
+
+    fn claim(id: &str, granted: bool, env: &str, team: &str, namespace: &str) -> ClaimView {
+        ClaimView {
+            id: id.to_owned(),
+            payload: json!({"kind": "Onboarding", "environment": env, "team": team, "namespace": namespace}),
+            granted,
+        }
+    }
+
+    #[test]
+    fn onboarded_namespaces_are_offered_in_their_environment_after_the_configured_ones() {
+        let config: CatalogConfig = serde_json::from_value(json!({
+            "environments": [],
+            "teams": [{"name": "team-a", "namespaces": ["team-a"]}, {"name": "team-b", "namespaces": ["team-b"]}],
+        }))
+        .expect("config");
+        let claims = [
+            claim("1", true, "dev", "team-a", "team-a-batch"),
+            claim("2", false, "dev", "team-a", "team-a-jobs"),
+            claim("3", true, "prod", "team-a", "team-a-prod-only"),
+            claim("4", true, "dev", "team-b", "team-b-batch"),
+            claim("5", true, "dev", "team-a", "team-a"),
+        ];
+        assert_eq!(
+            namespace_options(&config, &claims, "dev", "team-a"),
+            [
+                ("team-a".to_owned(), "team-a".to_owned()),
+                ("team-a-batch".to_owned(), "team-a-batch".to_owned()),
+                (
+                    "team-a-jobs".to_owned(),
+                    "team-a-jobs (onboarding waits for review)".to_owned()
+                ),
+            ]
+        );
     }
 }

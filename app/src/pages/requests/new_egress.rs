@@ -171,9 +171,12 @@ fn EgressRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
         let scope = scope.clone();
         Signal::derive(move || config.with_value(|c| team_options(c, &scope)))
     };
+    let claim_views = StoredValue::new(setup.claims.clone());
     let namespaces = Signal::derive(move || {
-        let team = team.get();
-        config.with_value(|c| namespace_options(c, &team))
+        let (env, team) = (environment.get(), team.get());
+        config.with_value(|c| {
+            claim_views.with_value(|claims| namespace_options(c, claims, &env, &team))
+        })
     });
     let on_team = Callback::new(move |team: String| {
         namespace.set(config.with_value(|c| first_namespace(c, &team)));
