@@ -16,6 +16,7 @@ pub mod changes;
 pub mod config;
 pub mod leases;
 pub mod names;
+pub mod observed;
 pub mod plan;
 pub mod policy;
 pub mod problem;
@@ -24,6 +25,6 @@ pub mod request;
 pub mod validate;
 
 pub use catalog::Catalog;
-pub use plan::{Plan, RenderedFile, plan, render_environment, render_state};
+pub use plan::{Plan, RenderedFile, plan, plan_observed, render_environment, render_state};
 pub use problem::{Problem, ProblemKind};
 pub use request::{Request, parse_documents};

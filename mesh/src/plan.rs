@@ -15,10 +15,11 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::{Catalog, EgressMode, Environment, Team};
 use crate::leases::{Overlap, PathLeases};
 use crate::names::{Cidr, DnsLabel, EgressHost, Fqdn, Port, Protocol};
+use crate::observed::{Observations, Observed, ObservedPort};
 use crate::policy;
 use crate::problem::{Problem, ProblemKind};
 use crate::render::{self, HostGrant, IstioObject};
-use crate::request::{ApiRoute, Egress, Onboarding, Request, RequestKind};
+use crate::request::{ApiRoute, Egress, Onboarding, PathMatch, Request, RequestKind};
 use crate::validate::{Severity, validate_object};
 
 /// One file of the pull request.
@@ -101,6 +102,8 @@ struct State<'a> {
     /// Namespaces onboarded by requests (on top of those the catalog gives each team), with
     /// their team.
     onboarded: BTreeMap<NamespaceKey, (&'a DnsLabel, Contribution<'a>)>,
+    /// What the environments' clusters run, where they could be read.
+    observed: Option<&'a Observations>,
 }
 
 /// Granted onboardings first: the namespaces they bring are held before any route or grant in
@@ -119,7 +122,21 @@ fn onboardings_first(granted: &[Request]) -> impl Iterator<Item = &Request> {
 /// must not break unrelated deliveries); `new` are checked in order, each against the granted
 /// ones and the new ones before it. All problems are returned together.
 pub fn plan(catalog: &Catalog, granted: &[Request], new: &[Request]) -> Result<Plan, Vec<Problem>> {
+    plan_observed(catalog, None, granted, new)
+}
+
+/// [`plan`], with what the clusters run: new requests are also checked against the cluster of
+/// their environment (the target Service and port exist, the namespace is in the mesh, no
+/// VirtualService Signalbox did not generate serves the path). An environment missing from
+/// `observed` is checked from stored state alone.
+pub fn plan_observed(
+    catalog: &Catalog,
+    observed: Option<&Observations>,
+    granted: &[Request],
+    new: &[Request],
+) -> Result<Plan, Vec<Problem>> {
     let mut state = State::new(catalog, false);
+    state.observed = observed;
     let mut problems = Vec::new();
     for request in onboardings_first(granted) {
         let mut found = Vec::new();
@@ -245,6 +262,7 @@ impl<'a> State<'a> {
             grants: Grants::default(),
             environments: BTreeSet::new(),
             onboarded: BTreeMap::new(),
+            observed: None,
         }
     }
 
@@ -257,12 +275,15 @@ impl<'a> State<'a> {
             RequestKind::ApiRoute(route) => {
                 if is_new {
                     self.check_held(request, "target.namespace", problems);
+                    self.check_in_mesh(request, "target.namespace", problems);
+                    self.check_observed_route(route, problems);
                 }
                 self.add_route(route, contribution, problems);
             }
             RequestKind::Egress(egress) => {
                 if is_new {
                     self.check_held(request, "namespace", problems);
+                    self.check_in_mesh(request, "namespace", problems);
                 }
                 self.add_egress(egress, contribution, problems);
             }
@@ -331,6 +352,122 @@ impl<'a> State<'a> {
                     list_or_none(&self.held_by(env, team))
                 ),
             )),
+        }
+    }
+
+    /// The cluster of the request's environment, when it could be read.
+    fn observed(&self, env: &DnsLabel) -> Option<&'a Observed> {
+        self.observed?.get(env.as_str())
+    }
+
+    /// A route or grant acts in a namespace the mesh covers (or whose onboarding by request brings
+    /// its membership): elsewhere no sidecar would apply it.
+    fn check_in_mesh(&self, request: &Request, field: &str, problems: &mut Vec<Problem>) {
+        let (env, namespace) = (request.environment(), request.namespace());
+        let Some(observed) = self.observed(env) else {
+            return;
+        };
+        if self
+            .onboarded
+            .contains_key(&(env.clone(), namespace.clone()))
+        {
+            return;
+        }
+        let shown = match observed.namespaces.get(namespace.as_str()) {
+            Some(seen) if seen.in_mesh => return,
+            Some(_) => "without mesh membership (no injection label or ServiceMeshMember)",
+            None => "no such namespace",
+        };
+        problems.push(Problem::policy(
+            field,
+            format!(
+                "namespace {namespace} is outside the mesh in {env}: its cluster shows {shown}, \
+                 so no sidecar there would apply this; onboard it first with a request of kind \
+                 Onboarding (environment: {env}, team: {}, namespace: {namespace}), or, if the \
+                 platform configured it for the team, wait until its baseline is live",
+                request.team()
+            ),
+        ));
+    }
+
+    /// A route's Service and port exist in the cluster, and no VirtualService Signalbox did not
+    /// generate serves its path on the shared host.
+    fn check_observed_route(&self, route: &ApiRoute, problems: &mut Vec<Problem>) {
+        let env = route.environment();
+        let Some(observed) = self.observed(env) else {
+            return;
+        };
+        let target = route.target();
+        let namespace = target.namespace().as_str();
+        if observed.namespaces.contains_key(namespace) {
+            let services: Vec<(&str, &[ObservedPort])> = observed.services_in(namespace).collect();
+            match services
+                .iter()
+                .find(|(name, _)| *name == target.service().as_str())
+            {
+                None => problems.push(Problem::policy(
+                    "target.service",
+                    format!(
+                        "there is no Service {} in namespace {namespace} in {env}; {}",
+                        target.service(),
+                        if services.is_empty() {
+                            "the namespace runs no Services yet".to_owned()
+                        } else {
+                            format!(
+                                "it runs {}",
+                                services
+                                    .iter()
+                                    .map(|(name, _)| *name)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        }
+                    ),
+                )),
+                Some((name, ports)) if !ports.iter().any(|p| p.port == target.port().get()) => {
+                    let exposed: Vec<String> = ports
+                        .iter()
+                        .map(|p| match &p.name {
+                            Some(port_name) => format!("{} ({port_name})", p.port),
+                            None => p.port.to_string(),
+                        })
+                        .collect();
+                    problems.push(Problem::policy(
+                        "target.port",
+                        format!(
+                            "Service {name} in namespace {namespace} exposes {}; {} is not one \
+                             of its ports",
+                            if exposed.is_empty() {
+                                "no ports".to_owned()
+                            } else {
+                                exposed.join(", ")
+                            },
+                            target.port()
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        let exact = route.path_match() == PathMatch::Exact;
+        for foreign in
+            observed.routes_overlapping(route.host().as_str(), route.path().as_str(), exact)
+        {
+            problems.push(Problem::new(
+                ProblemKind::Conflict,
+                "path",
+                format!(
+                    "{} {} overlaps {} {} served on {} in {env} by VirtualService {}, which \
+                     Signalbox did not generate; choose a path outside it, or ask a platform \
+                     admin to adopt that route",
+                    route.path_match(),
+                    route.path(),
+                    if foreign.exact { "exact" } else { "prefix" },
+                    foreign.path,
+                    route.host(),
+                    foreign.object
+                ),
+            ));
         }
     }
 
