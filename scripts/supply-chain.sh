@@ -61,6 +61,11 @@ else
   exit 1
 fi
 
+# cargo deny reads the metadata of every target's dependencies (Windows and Android ones
+# included), which a build for this machine never downloads.
+log "fetching every target's crates for the check"
+cargo fetch --locked --quiet
+
 log "cargo deny check: advisories, licenses, bans, sources"
 # Without inclusion graphs (the duplicates alone would fill the log): a failure names the crate;
 # `cargo deny check` without the flag shows what pulls it in.

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cluster;
 pub mod db;
 pub mod drafts;
 pub mod embedded_postgres;

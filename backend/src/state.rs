@@ -15,6 +15,15 @@ pub struct Backend {
     /// The same environments and teams as configured; the browser builds its own catalog from
     /// them for the live preview.
     pub catalog_source: Arc<CatalogSource>,
+    /// Each environment's cluster, read-only: what it runs feeds the checks.
+    pub clusters: crate::cluster::Clusters,
+}
+
+impl Backend {
+    /// What the clusters run now, for the checks of a request being submitted or approved.
+    pub fn observations(&self) -> mesh::observed::Observations {
+        self.clusters.observations(&self.catalog)
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -461,6 +461,9 @@ pub struct Environment {
     pub platform_routes: Vec<PlatformRoute>,
     /// How team namespaces join the mesh.
     pub onboarding: Onboarding,
+    /// How the environment's cluster is read, as configured (carried along for the backend);
+    /// `None`: checks use stored state alone.
+    pub cluster: Option<crate::config::ClusterConfig>,
 }
 
 /// Namespace-wide mutual TLS of team namespaces.
@@ -886,6 +889,25 @@ fn parse_environment(raw: &EnvironmentConfig) -> Result<Environment, Vec<Problem
         None => DEFAULT_CONTROL_PLANE_NAMESPACE.to_owned(),
     };
     let onboarding = parse_onboarding(p, &raw.onboarding, mesh, &control_plane);
+    if let Some(cluster) = &raw.cluster {
+        let sources = [
+            cluster.in_cluster,
+            cluster.kubeconfig.is_some(),
+            cluster.fixture.is_some(),
+        ];
+        if sources.iter().filter(|set| **set).count() != 1 {
+            p.push(Problem::invalid(
+                "cluster",
+                "needs exactly one source: inCluster = true, kubeconfig (with an optional \
+                 context), or fixture",
+            ));
+        } else if cluster.context.is_some() && cluster.kubeconfig.is_none() {
+            p.push(Problem::invalid(
+                "cluster.context",
+                "only applies with kubeconfig",
+            ));
+        }
+    }
     let sidecar = SidecarPolicy {
         registry_only: raw.sidecar.registry_only,
         egress_hosts: match &raw.sidecar.egress_hosts {
@@ -1016,6 +1038,7 @@ fn parse_environment(raw: &EnvironmentConfig) -> Result<Environment, Vec<Problem
         },
         platform_routes,
         onboarding,
+        cluster: raw.cluster.clone(),
     })
 }
 

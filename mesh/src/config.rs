@@ -69,6 +69,33 @@ pub struct EnvironmentConfig {
     /// The baseline of every team namespace: mesh membership, mTLS, and the egress NetworkPolicy.
     #[serde(default)]
     pub onboarding: OnboardingConfig,
+    /// The environment's cluster, read-only (what it runs feeds the checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// `cluster`: how Signalbox reads an environment's cluster. Exactly one source:
+///
+/// ```toml
+/// cluster = { inCluster = true }                                   # the pod's service account
+/// cluster = { kubeconfig = "/etc/signalbox/prod.kubeconfig", context = "prod" }
+/// cluster = { fixture = "config/demo-cluster.yaml" }               # objects from a file (demo)
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClusterConfig {
+    /// Use the service account of the pod Signalbox runs in.
+    #[serde(default)]
+    pub in_cluster: bool,
+    /// A kubeconfig file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<String>,
+    /// The kubeconfig context (default: its current context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// A YAML file of cluster objects read instead of a cluster (the demo).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixture: Option<String>,
 }
 
 /// `onboarding`: how team namespaces join the mesh.

@@ -124,10 +124,18 @@ impl Application {
             .with_same_site(SameSite::Lax)
             .with_path("/")
             .with_expiry(Expiry::OnInactivity(limits.idle));
+        // Relative paths in the configuration (kubeconfig, fixture) are read from the working
+        // directory, as the local forge's are.
+        let base_dir = match &settings.delivery.base_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::current_dir().context("the working directory")?,
+        };
+        let clusters = backend::cluster::Clusters::connect(&catalog, &base_dir).await;
         let backend = Backend {
             pool,
             catalog,
             catalog_source,
+            clusters,
         };
         let csp = crate::http::security::PolicyExtras {
             // Signing out posts to us and is redirected to the provider's end-session endpoint.

@@ -2,6 +2,8 @@
 //! each, and browser tests in headless Chromium.
 
 mod audit;
+mod cluster;
+mod cluster_browser;
 mod delivery;
 mod demo;
 mod forge_gitea;

@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod database;
 pub mod fake_forge;
+pub mod fake_kube;
 pub mod fake_oidc;
 pub mod forge_fixtures;
 pub mod oidc_provider;

@@ -46,6 +46,11 @@ pub fn test_settings(database_url: &str) -> Settings {
     // Tests that deliver start their own workers (or turn these on), so no other test races a
     // worker for a request's state.
     settings.delivery.workers = 0;
+    // Tests read no cluster unless they configure one: the demo's fixture would otherwise decide
+    // which Services and paths their requests may name.
+    for environment in &mut settings.environments {
+        environment.cluster = None;
+    }
     settings
 }
 

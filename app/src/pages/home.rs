@@ -5,12 +5,106 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
+use serde::{Deserialize, Serialize};
+
 use crate::catalog::{CatalogConfig, load_catalog_config};
 use crate::errors;
+
+/// How an environment's cluster is read, and the egress hole it shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterView {
+    pub environment: String,
+    /// Where the inventory comes from; `None`: no cluster configured.
+    pub source: Option<String>,
+    /// A fixture file, not a live cluster.
+    pub fixture: bool,
+    /// Every essential resource is read: the checks use the cluster.
+    pub complete: bool,
+    /// Resources not read as they should be: (resource, what happened).
+    pub trouble: Vec<(String, String)>,
+    /// Held namespaces the cluster does not enrol in the mesh.
+    pub outside_mesh: Vec<String>,
+    /// Held namespaces without a namespace-wide REGISTRY_ONLY Sidecar (where asked for).
+    pub without_registry_only: Vec<String>,
+}
+
+/// Every environment's cluster, for the overview.
+#[server]
+pub async fn cluster_overview() -> Result<Vec<ClusterView>, ServerFnError> {
+    use backend::cluster::ResourceState;
+    let backend = expect_context::<backend::Backend>();
+    crate::auth::require_member().await?;
+    let mut out = Vec::new();
+    for env in backend.catalog.environments() {
+        let name = env.name.to_string();
+        let Some(cluster) = backend.clusters.get(&name) else {
+            out.push(ClusterView {
+                environment: name,
+                source: None,
+                fixture: false,
+                complete: false,
+                trouble: Vec::new(),
+                outside_mesh: Vec::new(),
+                without_registry_only: Vec::new(),
+            });
+            continue;
+        };
+        let status = cluster.status();
+        let mut trouble: Vec<(String, String)> = status
+            .resources
+            .iter()
+            .filter_map(|r| {
+                let what = match &r.state {
+                    ResourceState::Ready => return None,
+                    ResourceState::Starting => "not listed yet".to_owned(),
+                    ResourceState::Relisting => "listing again (the watch expired)".to_owned(),
+                    ResourceState::NotServed => "not served by this cluster".to_owned(),
+                    ResourceState::Forbidden(message) | ResourceState::Failing(message) => {
+                        message.clone()
+                    }
+                };
+                Some((r.resource.clone(), what))
+            })
+            .collect();
+        if let Some(failure) = &status.failure {
+            trouble.push(("cluster".to_owned(), failure.clone()));
+        }
+        let (mut outside_mesh, mut without_registry_only) = (Vec::new(), Vec::new());
+        if let Some(observed) = cluster.observed(env) {
+            let claims = backend::requests::existing_claims(&backend.pool, &name)
+                .await
+                .map_err(errors::internal)?;
+            let mut held: Vec<String> = backend
+                .catalog
+                .teams()
+                .flat_map(|team| team.namespaces.iter().map(ToString::to_string))
+                .collect();
+            for request in claims.granted_requests(None).map_err(errors::internal)? {
+                if request.kind_name() == "Onboarding" {
+                    held.push(request.namespace().to_string());
+                }
+            }
+            let holes = backend::cluster::inventory::egress_holes(env, &held, &observed);
+            outside_mesh = holes.outside_mesh;
+            without_registry_only = holes.without_registry_only;
+        }
+        out.push(ClusterView {
+            environment: name,
+            source: Some(status.source.describe()),
+            fixture: matches!(status.source, backend::cluster::Source::Fixture { .. }),
+            complete: status.complete,
+            trouble,
+            outside_mesh,
+            without_registry_only,
+        });
+    }
+    Ok(out)
+}
 
 #[component]
 pub fn HomePage() -> impl IntoView {
     let catalog = Resource::new(|| (), |()| load_catalog_config());
+    let clusters = Resource::new(|| (), |()| cluster_overview());
     view! {
         <Title text="" />
         <Greeting />
@@ -23,7 +117,7 @@ pub fn HomePage() -> impl IntoView {
         </p>
         <Suspense fallback=|| view! { <p class="hint">"Loading…"</p> }>
             {move || catalog.get().map(|loaded| match loaded {
-                Ok(config) => view! { <Overview config /> }.into_any(),
+                Ok(config) => view! { <Overview config clusters /> }.into_any(),
                 Err(error) => view! { <p class="status bad">{errors::describe(&error)}</p> }.into_any(),
             })}
         </Suspense>
@@ -45,8 +139,72 @@ fn Greeting() -> impl IntoView {
     }
 }
 
+/// The cluster part of an environment's card.
 #[component]
-fn Overview(config: CatalogConfig) -> impl IntoView {
+fn ClusterFacts(view: ClusterView) -> impl IntoView {
+    let ClusterView {
+        source,
+        fixture,
+        complete,
+        trouble,
+        outside_mesh,
+        without_registry_only,
+        ..
+    } = view;
+    let Some(source) = source else {
+        return view! {
+            <dt>"Cluster"</dt>
+            <dd class="hint">"Not connected: checks use what Signalbox has stored."</dd>
+        }
+        .into_any();
+    };
+    let reading = if complete {
+        if fixture {
+            "Read from a fixture (demo data, not a live cluster)"
+        } else {
+            "Read"
+        }
+    } else {
+        "Not completely read: checks use what Signalbox has stored"
+    };
+    let holes = if !complete {
+        None
+    } else if outside_mesh.is_empty() && without_registry_only.is_empty() {
+        Some(view! { <dd class="status good">"No egress hole: every team namespace is in the mesh and closed."</dd> }.into_any())
+    } else {
+        Some(view! {
+            <dd class="status bad egress-holes">
+                {(!outside_mesh.is_empty()).then(|| view! {
+                    <p>"Outside the mesh (no sidecar holds their egress): " <strong>{outside_mesh.join(", ")}</strong></p>
+                })}
+                {(!without_registry_only.is_empty()).then(|| view! {
+                    <p>"Without a REGISTRY_ONLY Sidecar: " <strong>{without_registry_only.join(", ")}</strong></p>
+                })}
+            </dd>
+        }.into_any())
+    };
+    view! {
+        <dt>"Cluster"</dt>
+        <dd class="cluster-source">{format!("{reading}: {source}")}</dd>
+        {(!trouble.is_empty()).then(|| view! {
+            <dd class="status bad cluster-trouble">
+                <ul>
+                    {trouble.into_iter().map(|(resource, what)| view! {
+                        <li><code>{resource}</code>": " {what}</li>
+                    }).collect_view()}
+                </ul>
+            </dd>
+        })}
+        {holes.map(|holes| view! { <dt>"Egress"</dt> {holes} })}
+    }
+    .into_any()
+}
+
+#[component]
+fn Overview(
+    config: CatalogConfig,
+    clusters: Resource<Result<Vec<ClusterView>, ServerFnError>>,
+) -> impl IntoView {
     let environments = config
         .environments
         .into_iter()
@@ -57,6 +215,7 @@ fn Overview(config: CatalogConfig) -> impl IntoView {
                 other => other,
             }
             .to_owned();
+            let name = env.name.clone();
             let approvals = match env.approval.approvals_required {
                 0 | 1 => "one approval".to_owned(),
                 n => format!("{n} approvals"),
@@ -75,6 +234,14 @@ fn Overview(config: CatalogConfig) -> impl IntoView {
                         <dd>{if env.egress.mode == "gateway" { "through an egress gateway" } else { "direct from sidecars" }}</dd>
                         <dt>"Approval"</dt>
                         <dd>{approvals}</dd>
+                        <Suspense fallback=|| ()>
+                            {move || {
+                                let name = name.clone();
+                                clusters.get().and_then(Result::ok).and_then(move |all| {
+                                    all.into_iter().find(|c| c.environment == name)
+                                }).map(|view| view! { <ClusterFacts view /> })
+                            }}
+                        </Suspense>
                     </dl>
                 </article>
             }

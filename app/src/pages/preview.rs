@@ -213,9 +213,10 @@ async fn submit_yaml_checked(
         roles: &user.roles,
         origin: &user.origin,
     };
+    let observed = backend.observations();
     match backend::requests::submit_all(
         &backend.pool,
-        &backend.catalog,
+        crate::requests::ssr::checks(backend, &observed),
         actor,
         requests,
         justification,

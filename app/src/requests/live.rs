@@ -26,15 +26,22 @@ pub struct KnownClaims {
     granted: Vec<mesh::Request>,
     /// The origin (`request <id>`) of the grant a change replaces.
     replaced: Option<String>,
+    /// What the clusters run, where they are read.
+    observed: mesh::observed::Observations,
 }
 
 impl KnownClaims {
     /// Parses the claims the server sent; a claim that does not parse is left out (the server
     /// checks again on submit).
-    pub fn new(views: &[ClaimView], replaced: Option<&str>) -> Self {
+    pub fn new(
+        views: &[ClaimView],
+        replaced: Option<&str>,
+        observed: mesh::observed::Observations,
+    ) -> Self {
         let replaced = replaced.map(|id| format!("request {id}"));
         let mut claims = Self {
             replaced: replaced.clone(),
+            observed,
             ..Self::default()
         };
         for view in views {
@@ -85,7 +92,12 @@ pub fn live_check(
             files: Vec::new(),
         };
     }
-    let plan = match mesh::plan(catalog, &claims.others, std::slice::from_ref(&request)) {
+    let plan = match mesh::plan_observed(
+        catalog,
+        Some(&claims.observed),
+        &claims.others,
+        std::slice::from_ref(&request),
+    ) {
         Ok(plan) => plan,
         Err(problems) => {
             return LiveCheck {
@@ -146,7 +158,12 @@ fn path_conflicts(
     claims: &KnownClaims,
     probe: &mesh::Request,
 ) -> Vec<Problem> {
-    match mesh::plan(catalog, &claims.others, std::slice::from_ref(probe)) {
+    match mesh::plan_observed(
+        catalog,
+        Some(&claims.observed),
+        &claims.others,
+        std::slice::from_ref(probe),
+    ) {
         Ok(_) => Vec::new(),
         Err(problems) => problems
             .into_iter()

@@ -158,6 +158,11 @@ pub struct FormStart {
     pub change_of: Option<(String, String)>,
     /// Every stored claim, for the browser's own conflict check.
     pub claims: Vec<ClaimView>,
+    /// What the environments' clusters run (their team namespaces' Services, mesh membership,
+    /// hand-made routes on the shared hosts), for the same check and the Service and port
+    /// choices; empty for an environment whose cluster is not read.
+    #[serde(default)]
+    pub observed: mesh::observed::Observations,
 }
 
 /// A stored request that holds a claim, for the browser's own conflict check.

@@ -27,6 +27,17 @@ fn actor(user: &CurrentUser) -> Actor<'_> {
     }
 }
 
+/// What a submission or approval is checked against: the catalog and what the clusters run.
+pub fn checks<'a>(
+    backend: &'a backend::Backend,
+    observed: &'a mesh::observed::Observations,
+) -> workflow::Checks<'a> {
+    workflow::Checks {
+        catalog: &backend.catalog,
+        observed: Some(observed),
+    }
+}
+
 pub fn backend() -> backend::Backend {
     expect_context::<backend::Backend>()
 }
@@ -131,12 +142,14 @@ pub async fn form_setup(
         problems: Vec::new(),
         change_of: None,
         claims: Vec::new(),
+        observed: Default::default(),
     };
     for environment in backend.catalog.environments() {
         setup
             .claims
             .extend(environment_claims(backend, environment.name.as_str()).await?);
     }
+    setup.observed = observed_for_forms(backend, &setup.claims);
     if let Some(id) = blank_to_none(change).as_deref().and_then(parse_id) {
         let detail = workflow::load_detail(&backend.pool, actor(user), id).await;
         match detail {
@@ -160,6 +173,34 @@ pub async fn form_setup(
         setup.problems = serde_json::from_value(value["problems"].clone()).unwrap_or_default();
     }
     Ok(setup)
+}
+
+/// What the clusters run, cut to what the forms need: every namespace's membership, the Services
+/// of the namespaces teams hold (configured or onboarded), and the hand-made routes.
+fn observed_for_forms(
+    backend: &backend::Backend,
+    claims: &[ClaimView],
+) -> mesh::observed::Observations {
+    let mut observed = backend.observations();
+    let configured: std::collections::BTreeSet<String> = backend
+        .catalog
+        .teams()
+        .flat_map(|team| team.namespaces.iter().map(ToString::to_string))
+        .collect();
+    for (environment, cluster) in &mut observed {
+        let onboarded: std::collections::BTreeSet<&str> = claims
+            .iter()
+            .filter(|c| {
+                c.payload["kind"] == "Onboarding"
+                    && c.payload["environment"] == environment.as_str()
+            })
+            .filter_map(|c| c.payload["namespace"].as_str())
+            .collect();
+        cluster.services.retain(|namespace, _| {
+            configured.contains(namespace) || onboarded.contains(namespace.as_str())
+        });
+    }
+    observed
 }
 
 pub async fn environment_claims(
@@ -219,7 +260,15 @@ pub async fn submit_api(
         },
         supersedes,
     };
-    match workflow::submit(&backend.pool, &backend.catalog, actor(user), submission).await {
+    let observed = backend.observations();
+    match workflow::submit(
+        &backend.pool,
+        checks(backend, &observed),
+        actor(user),
+        submission,
+    )
+    .await
+    {
         Ok(id) => Ok(submitted(id)),
         Err(error) => {
             let problems = refusal(error)?;
@@ -257,7 +306,15 @@ pub async fn submit_egress(
         operation: Operation::Create,
         supersedes: None,
     };
-    match workflow::submit(&backend.pool, &backend.catalog, actor(user), submission).await {
+    let observed = backend.observations();
+    match workflow::submit(
+        &backend.pool,
+        checks(backend, &observed),
+        actor(user),
+        submission,
+    )
+    .await
+    {
         Ok(id) => Ok(submitted(id)),
         Err(error) => {
             let problems = refusal(error)?;
@@ -282,9 +339,10 @@ pub async fn remove_grant(
         let detail = workflow::load_detail(&backend.pool, actor(user), grant).await?;
         let request = mesh::Request::from_value(&detail.record.payload)
             .map_err(|p| WorkflowError::Internal(format!("stored request {grant}: {p:?}")))?;
+        let observed = backend.observations();
         workflow::submit(
             &backend.pool,
-            &backend.catalog,
+            checks(backend, &observed),
             actor(user),
             Submission {
                 request,
@@ -384,9 +442,10 @@ pub async fn decide(
             .await;
         }
     };
+    let observed = backend.observations();
     match workflow::decide(
         &backend.pool,
-        &backend.catalog,
+        checks(backend, &observed),
         actor(user),
         id,
         version,

@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
-    Actor, WorkflowError, approvals_required, check_text, claims, deciders, record_event,
+    Actor, Checks, WorkflowError, approvals_required, check_text, claims, deciders, record_event,
     state_words,
 };
 
@@ -123,16 +123,18 @@ fn others(catalog: &mesh::Catalog, environment: &str, team: &str) -> String {
 /// environment's `approvalsRequired` distinct approvals approve it, after the conflicts are
 /// checked again (what was granted meanwhile counts). Of concurrent decisions on one version,
 /// exactly one applies; the others are told who decided first.
-#[tracing::instrument(skip(pool, catalog, actor, reason), fields(approver = actor.subject), err)]
+#[tracing::instrument(skip(pool, checks, actor, reason), fields(approver = actor.subject), err)]
 pub async fn decide(
     pool: &PgPool,
-    catalog: &mesh::Catalog,
+    checks: impl Into<Checks<'_>>,
     actor: Actor<'_>,
     id: Uuid,
     version: i32,
     decision: Decision,
     reason: &str,
 ) -> Result<&'static str, WorkflowError> {
+    let checks = checks.into();
+    let catalog = checks.catalog;
     let reason = match decision {
         Decision::Reject => check_text(
             "reason",
@@ -199,7 +201,7 @@ pub async fn decide(
             )
             .execute(&mut *tx)
             .await?;
-            recheck_conflicts(&mut tx, catalog, &row).await?;
+            recheck_conflicts(&mut tx, checks, &row).await?;
             sqlx::query!(
                 r#"
                 insert into request_approvals (request_id, approver, approver_name, reason)
@@ -277,7 +279,7 @@ pub async fn decide(
 /// The conflicts of an approval: the request against everything granted now.
 async fn recheck_conflicts(
     tx: &mut sqlx::PgConnection,
-    catalog: &mesh::Catalog,
+    checks: Checks<'_>,
     row: &Locked,
 ) -> Result<(), WorkflowError> {
     if row.operation == "remove" {
@@ -289,7 +291,13 @@ async fn recheck_conflicts(
     let granted = claims
         .granted_requests(row.supersedes)
         .map_err(WorkflowError::Internal)?;
-    mesh::plan(catalog, &granted, std::slice::from_ref(&request)).map_err(|problems| {
+    mesh::plan_observed(
+        checks.catalog,
+        checks.observed,
+        &granted,
+        std::slice::from_ref(&request),
+    )
+    .map_err(|problems| {
         let mut problems: Vec<Problem> = problems;
         for problem in &mut problems {
             problem.message = format!(

@@ -104,6 +104,32 @@ pub struct Event {
     pub body: String,
 }
 
+/// What a request is checked against: the environments and teams, and what the clusters run
+/// where they could be read (`None`: stored state alone).
+#[derive(Debug, Clone, Copy)]
+pub struct Checks<'a> {
+    pub catalog: &'a mesh::Catalog,
+    pub observed: Option<&'a mesh::observed::Observations>,
+}
+
+impl<'a> From<&'a mesh::Catalog> for Checks<'a> {
+    fn from(catalog: &'a mesh::Catalog) -> Self {
+        Self {
+            catalog,
+            observed: None,
+        }
+    }
+}
+
+impl<'a> From<&'a std::sync::Arc<mesh::Catalog>> for Checks<'a> {
+    fn from(catalog: &'a std::sync::Arc<mesh::Catalog>) -> Self {
+        Self {
+            catalog,
+            observed: None,
+        }
+    }
+}
+
 /// Why a workflow step was refused. Each message is what the user sees.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkflowError {

@@ -5,7 +5,9 @@ use mesh::{Problem, Request};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Actor, WorkflowError, check_text, claims, is_delivered, is_granted, record_event};
+use super::{
+    Actor, Checks, WorkflowError, check_text, claims, is_delivered, is_granted, record_event,
+};
 
 /// What a submission asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,10 +49,11 @@ pub struct Submission {
 #[tracing::instrument(skip_all, fields(team = %submission.request.team(), key = %submission.key), err)]
 pub async fn submit(
     pool: &PgPool,
-    catalog: &mesh::Catalog,
+    checks: impl Into<Checks<'_>>,
     actor: Actor<'_>,
     submission: Submission,
 ) -> Result<Uuid, WorkflowError> {
+    let checks = checks.into();
     let request = &submission.request;
     let team = request.team().as_str();
     if !actor.may_request_for(team) {
@@ -79,7 +82,7 @@ pub async fn submit(
     )?;
 
     let mut tx = pool.begin().await?;
-    let id = submit_in(&mut tx, catalog, &actor, &submission, &justification).await?;
+    let id = submit_in(&mut tx, checks, &actor, &submission, &justification).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -90,12 +93,13 @@ pub async fn submit(
 #[tracing::instrument(skip_all, fields(requests = requests.len(), key = %key), err)]
 pub async fn submit_all(
     pool: &PgPool,
-    catalog: &mesh::Catalog,
+    checks: impl Into<Checks<'_>>,
     actor: Actor<'_>,
     requests: Vec<Request>,
     justification: &str,
     key: Uuid,
 ) -> Result<Vec<Uuid>, WorkflowError> {
+    let checks = checks.into();
     if requests.is_empty() {
         return Err(WorkflowError::Refused(vec![Problem::invalid(
             "request",
@@ -143,7 +147,7 @@ pub async fn submit_all(
             operation: Operation::Create,
             supersedes: None,
         };
-        let id = submit_in(&mut tx, catalog, &actor, &submission, &justification)
+        let id = submit_in(&mut tx, checks, &actor, &submission, &justification)
             .await
             .map_err(|error| match error {
                 WorkflowError::Refused(problems) => WorkflowError::Refused(
@@ -177,7 +181,7 @@ async fn lock_environment(
 /// lock once this returns).
 async fn submit_in(
     tx: &mut sqlx::PgConnection,
-    catalog: &mesh::Catalog,
+    checks: Checks<'_>,
     actor: &Actor<'_>,
     submission: &Submission,
     justification: &str,
@@ -206,8 +210,13 @@ async fn submit_in(
     let (payload, summary) = match submission.operation {
         Operation::Create => {
             let existing = claims.requests(None).map_err(WorkflowError::Internal)?;
-            mesh::plan(catalog, &existing, std::slice::from_ref(request))
-                .map_err(WorkflowError::Refused)?;
+            mesh::plan_observed(
+                checks.catalog,
+                checks.observed,
+                &existing,
+                std::slice::from_ref(request),
+            )
+            .map_err(WorkflowError::Refused)?;
             (request.to_value(), request.summary())
         }
         Operation::Change | Operation::Remove => {
@@ -222,8 +231,13 @@ async fn submit_in(
                 let existing = claims
                     .requests(Some(original_id))
                     .map_err(WorkflowError::Internal)?;
-                mesh::plan(catalog, &existing, std::slice::from_ref(request))
-                    .map_err(WorkflowError::Refused)?;
+                mesh::plan_observed(
+                    checks.catalog,
+                    checks.observed,
+                    &existing,
+                    std::slice::from_ref(request),
+                )
+                .map_err(WorkflowError::Refused)?;
                 (request.to_value(), request.summary())
             }
         }

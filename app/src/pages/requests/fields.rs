@@ -168,9 +168,13 @@ pub fn TextField(
     #[prop(optional)] hint: &'static str,
     #[prop(optional)] placeholder: &'static str,
     #[prop(optional)] readonly: bool,
+    /// Values to offer (value, label), e.g. what the cluster runs; any other text is accepted.
+    #[prop(optional)]
+    suggestions: Option<Signal<Vec<(String, String)>>>,
 ) -> impl IntoView {
     let messages_id = format!("{field}-messages");
     let hint_id = format!("{field}-hint");
+    let list_id = suggestions.map(|_| format!("{field}-choices"));
     let described = if hint.is_empty() {
         messages_id.clone()
     } else {
@@ -190,6 +194,7 @@ pub fn TextField(
                 prop:value=value
                 placeholder=placeholder
                 readonly=readonly
+                list=list_id.clone()
                 autocomplete="off"
                 spellcheck="false"
                 aria-describedby=described
@@ -200,6 +205,13 @@ pub fn TextField(
                 }
                 on:change=move |_| state.leave(field)
             />
+            {suggestions.map(|options| view! {
+                <datalist id=list_id.clone()>
+                    {move || options.get().into_iter().map(|(value, label)| view! {
+                        <option value=value>{label}</option>
+                    }).collect_view()}
+                </datalist>
+            })}
             <FieldMessages id=messages_id messages=state.messages(field) />
         </div>
     }

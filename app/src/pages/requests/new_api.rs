@@ -176,7 +176,11 @@ fn ApiRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
     let justification = RwSignal::new(initial.justification);
 
     let catalog = mesh::Catalog::from_config(config.environments.clone(), config.teams.clone());
-    let claims = KnownClaims::new(&setup.claims, changing.as_ref().map(|(id, _)| id.as_str()));
+    let claims = KnownClaims::new(
+        &setup.claims,
+        changing.as_ref().map(|(id, _)| id.as_str()),
+        setup.observed.clone(),
+    );
     let live = {
         let scope = scope.clone();
         Memo::new(move |_| {
@@ -230,6 +234,52 @@ fn ApiRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
         let (env, team) = (environment.get(), team.get());
         config.with_value(|c| {
             claim_views.with_value(|claims| namespace_options(c, claims, &env, &team))
+        })
+    });
+    // What the namespace runs, where the environment's cluster is read.
+    let observed = StoredValue::new(setup.observed.clone());
+    let services = Signal::derive(move || {
+        let (env, ns) = (environment.get(), namespace.get());
+        observed.with_value(|o| {
+            o.get(&env)
+                .map(|cluster| {
+                    cluster
+                        .services_in(&ns)
+                        .map(|(name, ports)| {
+                            let ports: Vec<String> =
+                                ports.iter().map(|p| p.port.to_string()).collect();
+                            (
+                                name.to_owned(),
+                                format!("{name} (ports {})", ports.join(", ")),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    });
+    let ports = Signal::derive(move || {
+        let (env, ns, svc) = (environment.get(), namespace.get(), service.get());
+        observed.with_value(|o| {
+            o.get(&env)
+                .and_then(|cluster| {
+                    cluster
+                        .services_in(&ns)
+                        .find(|(name, _)| *name == svc.trim())
+                        .map(|(_, ports)| {
+                            ports
+                                .iter()
+                                .map(|p| {
+                                    let label = match &p.name {
+                                        Some(name) => format!("{} ({name})", p.port),
+                                        None => p.port.to_string(),
+                                    };
+                                    (p.port.to_string(), label)
+                                })
+                                .collect()
+                        })
+                })
+                .unwrap_or_default()
         })
     });
     let matches = Signal::stored(vec![
@@ -324,9 +374,9 @@ fn ApiRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
                     <legend>"To which service"</legend>
                     <SelectField field="namespace" label="Namespace" value=namespace state options=namespaces />
                     <TextField field="service" label="Service" value=service state placeholder="orders"
-                        hint="The Kubernetes Service in that namespace." />
+                        hint="The Kubernetes Service in that namespace." suggestions=services />
                     <TextField field="port" label="Port" value=port state placeholder="8080"
-                        hint="The Service port, 1 to 65535." />
+                        hint="The Service port, 1 to 65535." suggestions=ports />
                 </fieldset>
                 <fieldset>
                     <legend>"How (optional)"</legend>

@@ -129,7 +129,7 @@ fn EgressRequestForm(setup: FormStart, config: CatalogConfig) -> impl IntoView {
     );
 
     let catalog = mesh::Catalog::from_config(config.environments.clone(), config.teams.clone());
-    let claims = KnownClaims::new(&setup.claims, None);
+    let claims = KnownClaims::new(&setup.claims, None, setup.observed.clone());
     let live = {
         let scope = scope.clone();
         Memo::new(move |_| {
