@@ -907,6 +907,17 @@ fn parse_environment(raw: &EnvironmentConfig) -> Result<Environment, Vec<Problem
                 "only applies with kubeconfig",
             ));
         }
+        if let Some(application) = &cluster.application
+            && NamespacedName::parse(application).is_err()
+        {
+            p.push(Problem::invalid(
+                "cluster.application",
+                format!(
+                    "{} is not an Argo CD Application; expected namespace/name such as argocd/mesh-dev",
+                    quoted(application)
+                ),
+            ));
+        }
     }
     let sidecar = SidecarPolicy {
         registry_only: raw.sidecar.registry_only,

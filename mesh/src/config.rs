@@ -96,6 +96,10 @@ pub struct ClusterConfig {
     /// A YAML file of cluster objects read instead of a cluster (the demo).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixture: Option<String>,
+    /// The Argo CD Application (`namespace/name`) that syncs this environment's folder: a
+    /// merged request waits for it to sync the merge commit before it looks for its objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<String>,
 }
 
 /// `onboarding`: how team namespaces join the mesh.

@@ -287,6 +287,7 @@ fn delivery_workers(
                     poll: Duration::from_secs(delivery.poll_interval_seconds.max(1)),
                     retry,
                     public_url: public_url.to_owned(),
+                    clusters: backend.clusters.clone(),
                     ..backend::jobs::WorkerSettings::default()
                 },
             )

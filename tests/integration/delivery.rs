@@ -1164,3 +1164,251 @@ async fn an_onboarding_is_reviewed_and_delivered_and_then_the_namespace_takes_ro
         .expect("a route in the onboarded namespace is accepted");
     app.stop().await;
 }
+
+/// Makes every observe job due now, as the next look would.
+async fn observe_now(app: &TestApp) {
+    sqlx::query("update jobs set run_after = now() where kind = 'observe' and done_at is null")
+        .execute(&app.pool)
+        .await
+        .expect("observe jobs due");
+}
+
+/// Waits until the cluster shows what `check` looks for in the objects of `kind`.
+async fn until_seen(
+    app: &TestApp,
+    kind: &str,
+    check: impl Fn(&[std::sync::Arc<kube::api::DynamicObject>]) -> bool,
+) {
+    let cluster = app.clusters.get("dev").expect("dev reads a cluster");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !check(cluster.objects().of(kind)) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{kind} never showed: {:#?}",
+            cluster.status()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_merged_request_follows_argo_cd_and_its_objects_until_live_and_then_shows_drift() {
+    use signalbox_tests::fake_kube::{FakeKube, namespace, resource_path};
+    let kube = FakeKube::start().await;
+    let application = |sync: &str, revision: &str, health: &str, version: &str| {
+        serde_json::json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": "mesh-dev", "namespace": "argocd", "resourceVersion": version},
+            "status": {"sync": {"status": sync, "revision": revision}, "health": {"status": health}},
+        })
+    };
+    let applications = resource_path("argoproj.io", "v1alpha1", "applications");
+    kube.list(
+        &applications,
+        "Application",
+        "1",
+        vec![application("OutOfSync", "0000", "Healthy", "1")],
+        100,
+        5,
+    )
+    .await;
+    kube.list(
+        "/api/v1/namespaces",
+        "Namespace",
+        "1",
+        vec![namespace(
+            "team-a",
+            serde_json::json!({"istio-injection": "enabled"}),
+            "1",
+        )],
+        100,
+        5,
+    )
+    .await;
+    kube.list(
+        "/api/v1/services",
+        "Service",
+        "1",
+        vec![serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "orders", "namespace": "team-a", "resourceVersion": "1"},
+            "spec": {"ports": [{"port": 8080, "name": "http"}]},
+        })],
+        100,
+        5,
+    )
+    .await;
+    let istio = |plural: &str| resource_path("networking.istio.io", "v1", plural);
+    for (path, kind) in [
+        (istio("virtualservices"), "VirtualService"),
+        (istio("sidecars"), "Sidecar"),
+        (
+            resource_path("security.istio.io", "v1", "peerauthentications"),
+            "PeerAuthentication",
+        ),
+    ] {
+        kube.list(&path, kind, "1", vec![], 100, 5).await;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = kube.kubeconfig(dir.path());
+    let app = TestApp::spawn_with(|settings| {
+        settings.environments[0].cluster = Some(mesh::config::ClusterConfig {
+            kubeconfig: Some(kubeconfig.display().to_string()),
+            context: Some("fake".to_owned()),
+            application: Some("argocd/mesh-dev".to_owned()),
+            ..mesh::config::ClusterConfig::default()
+        });
+    })
+    .await;
+    let cluster = app.clusters.get("dev").expect("dev reads a cluster");
+    assert!(
+        cluster.ready(Duration::from_secs(20)).await,
+        "{:#?}",
+        cluster.status()
+    );
+
+    let id = approved(&app, route("team-a", "/orders")).await;
+    let (forges, repo) = local_forges(&app);
+    let worker = Worker::new(
+        app.pool.clone(),
+        app.catalog.clone(),
+        Arc::new(forges),
+        WorkerSettings {
+            name: "w1".to_owned(),
+            follow_every: Duration::from_secs(3600),
+            clusters: app.clusters.clone(),
+            ..WorkerSettings::default()
+        },
+    );
+    drain(&worker).await;
+    git(
+        &repo,
+        &[
+            "merge",
+            "--no-ff",
+            "-m",
+            "Merge the orders route",
+            &branch_of(id),
+        ],
+    );
+    look_now(&app).await;
+    drain(&worker).await;
+    assert_eq!(state_of(&app, id).await, "merged");
+
+    // Argo CD has not synced the merge yet: the request stays merged.
+    observe_now(&app).await;
+    drain(&worker).await;
+    assert_eq!(state_of(&app, id).await, "merged");
+
+    // Argo CD syncs the merge commit; the objects of the pull request appear in the cluster.
+    let (merged_sha, files): (Option<String>, serde_json::Value) =
+        sqlx::query_as("select merged_sha, files from deliveries where request_id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("delivery");
+    let merged_sha = merged_sha.expect("the merge commit is known");
+    kube.watch(
+        &applications,
+        "1",
+        vec![(
+            "MODIFIED",
+            application("Synced", &merged_sha, "Healthy", "2"),
+        )],
+    )
+    .await;
+    let mut by_kind: std::collections::BTreeMap<String, Vec<serde_json::Value>> =
+        Default::default();
+    for file in files.as_array().expect("files") {
+        let Some(contents) = file["contents"].as_str() else {
+            continue;
+        };
+        if file["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("kustomization.yaml"))
+        {
+            continue;
+        }
+        let mut object: serde_json::Value = serde_norway::from_str(contents).expect("yaml");
+        object["metadata"]["resourceVersion"] = serde_json::json!("2");
+        by_kind
+            .entry(object["kind"].as_str().unwrap_or_default().to_owned())
+            .or_default()
+            .push(object);
+    }
+    assert!(by_kind.contains_key("VirtualService"), "{by_kind:?}");
+    let path_of = |kind: &str| match kind {
+        "VirtualService" => istio("virtualservices"),
+        "Sidecar" => istio("sidecars"),
+        "PeerAuthentication" => resource_path("security.istio.io", "v1", "peerauthentications"),
+        "Namespace" => "/api/v1/namespaces".to_owned(),
+        other => panic!("unexpected kind {other}"),
+    };
+    for (kind, objects) in &by_kind {
+        kube.watch(
+            &path_of(kind),
+            "1",
+            objects.iter().map(|o| ("ADDED", o.clone())).collect(),
+        )
+        .await;
+    }
+    until_seen(&app, "Application", |apps| {
+        apps.iter()
+            .any(|a| a.data.pointer("/status/sync/status") == Some(&serde_json::json!("Synced")))
+    })
+    .await;
+    let virtual_services = by_kind["VirtualService"].len();
+    until_seen(&app, "VirtualService", |found| {
+        found.len() == virtual_services
+    })
+    .await;
+    until_seen(&app, "Sidecar", |found| !found.is_empty()).await;
+    until_seen(&app, "PeerAuthentication", |found| !found.is_empty()).await;
+    observe_now(&app).await;
+    drain(&worker).await;
+    assert_eq!(state_of(&app, id).await, "live");
+    let steps = actions(&app, id).await;
+    assert!(
+        steps.ends_with(&["merged".to_owned(), "synced".to_owned(), "live".to_owned()]),
+        "{steps:?}"
+    );
+
+    // Someone edits the team's delegate VirtualService in the cluster: drift names it.
+    let mut edited = by_kind["VirtualService"]
+        .iter()
+        .find(|o| o["metadata"]["namespace"] == "team-a")
+        .expect("the delegate")
+        .clone();
+    edited["spec"]["http"][0]["route"][0]["destination"]["port"]["number"] =
+        serde_json::json!(9090);
+    edited["metadata"]["resourceVersion"] = serde_json::json!("3");
+    kube.watch(&istio("virtualservices"), "2", vec![("MODIFIED", edited)])
+        .await;
+    until_seen(&app, "VirtualService", |found| {
+        found
+            .iter()
+            .any(|o| o.metadata.resource_version.as_deref() == Some("3"))
+    })
+    .await;
+    observe_now(&app).await;
+    drain(&worker).await;
+    let (body,): (String,) = sqlx::query_as(
+        "select body from request_events where request_id = $1 and action = 'drifted'",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("drift is recorded");
+    assert!(
+        body.contains("VirtualService team-a/api-dev-example-com")
+            && body.contains("spec.http[0].route[0].destination.port.number")
+            && body.contains("Git says 8080, the cluster has 9090"),
+        "{body}"
+    );
+    assert_eq!(
+        state_of(&app, id).await,
+        "live",
+        "drift is shown, the grant stays live"
+    );
+    app.stop().await;
+}

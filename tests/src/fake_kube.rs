@@ -27,7 +27,9 @@ pub fn resource_path(group: &str, version: &str, plural: &str) -> String {
 
 impl FakeKube {
     /// Starts the server. Every resource not set up otherwise answers `404 Not Found` (as for a
-    /// CRD that is not installed), and every watch not set up otherwise stays open without events.
+    /// CRD that is not installed), and every watch not set up otherwise ends after a moment
+    /// without events (the client watches again from where it was, picking up watches set up
+    /// meanwhile).
     pub async fn start() -> Self {
         let server = MockServer::start().await;
         Mock::given(method("GET"))
@@ -35,7 +37,7 @@ impl FakeKube {
             .respond_with(
                 ResponseTemplate::new(200)
                     .set_body_string("")
-                    .set_delay(Duration::from_secs(120)),
+                    .set_delay(Duration::from_millis(200)),
             )
             .with_priority(100)
             .mount(&server)

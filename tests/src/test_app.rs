@@ -19,6 +19,8 @@ pub struct TestApp {
     pub pool: sqlx::PgPool,
     /// The environments and teams the server runs with.
     pub catalog: std::sync::Arc<mesh::Catalog>,
+    /// The environments' clusters the server reads (none unless a test configures one).
+    pub clusters: backend::cluster::Clusters,
     pub database: TestDatabase,
     /// Where relative local GitOps repositories live (the demo's `.data/gitops` is in here).
     pub gitops: tempfile::TempDir,
@@ -59,6 +61,7 @@ struct Running {
     address: String,
     pool: sqlx::PgPool,
     catalog: std::sync::Arc<mesh::Catalog>,
+    clusters: backend::cluster::Clusters,
     shutdown: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -70,6 +73,7 @@ async fn start(settings: &Settings) -> Running {
     let address = format!("http://{}", app.local_addr());
     let pool = app.backend().pool.clone();
     let catalog = app.backend().catalog.clone();
+    let clusters = app.backend().clusters.clone();
     let (shutdown, stopped) = oneshot::channel();
     let server = tokio::spawn(app.run_until(async move {
         stopped.await.ok();
@@ -78,6 +82,7 @@ async fn start(settings: &Settings) -> Running {
         address,
         pool,
         catalog,
+        clusters,
         shutdown,
         server,
     }
@@ -109,6 +114,7 @@ impl TestApp {
             cookies,
             pool: running.pool,
             catalog: running.catalog,
+            clusters: running.clusters,
             database,
             gitops,
             settings,
@@ -154,6 +160,7 @@ impl TestApp {
         let running = start(&self.settings).await;
         self.address = running.address;
         self.pool = running.pool;
+        self.clusters = running.clusters;
         self.shutdown = Some(running.shutdown);
         self.server = Some(running.server);
         self.wait_until_ready().await;

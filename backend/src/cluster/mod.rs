@@ -2,8 +2,9 @@
 //!
 //! An environment with `cluster` configured is connected with `kube` (the pod's service account,
 //! or a kubeconfig file and context) and kept in memory by one reflector per resource Signalbox
-//! reads (namespaces, Services, the Istio networking kinds, OpenShift Service Mesh 2.x members,
-//! Argo CD Applications). The watches list first, then follow changes, and list again after a
+//! reads (namespaces, Services, the Istio networking kinds, PeerAuthentications, NetworkPolicies,
+//! OpenShift Service Mesh 2.x members, Argo CD Applications): everything Signalbox generates, so
+//! a merged request can be followed until the cluster holds its objects. The watches list first, then follow changes, and list again after a
 //! `410 Gone` or a dropped connection, with backoff. Each resource reports its own state, so a
 //! missing permission shows as such ("may not list virtualservices.networking.istio.io"), and
 //! `deploy/clusterrole.yaml` is the role that grants exactly these reads.
@@ -107,6 +108,20 @@ pub fn resources_for(env: &Environment) -> Vec<Resource> {
             istio,
             "DestinationRule",
             "destinationrules",
+            false,
+        ),
+        resource(
+            "security.istio.io",
+            istio,
+            "PeerAuthentication",
+            "peerauthentications",
+            false,
+        ),
+        resource(
+            "networking.k8s.io",
+            "v1",
+            "NetworkPolicy",
+            "networkpolicies",
             false,
         ),
         resource(

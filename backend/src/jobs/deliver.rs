@@ -113,6 +113,7 @@ pub(super) struct Context<'a> {
     pub forges: &'a crate::forge::Forges,
     pub public_url: &'a str,
     pub follow_every: Duration,
+    pub clusters: &'a crate::cluster::Clusters,
 }
 
 /// Delivers (or refreshes) one request's pull request.
@@ -343,6 +344,7 @@ async fn settle(
                 None => format!("into {base_branch}"),
             };
             move_to(tx, id, "pr_open", "merged", "merged", &body).await?;
+            super::observe::after_merge(tx, id).await?;
             refresh_others(tx, environment, id).await?;
         }
         PullState::Closed => {

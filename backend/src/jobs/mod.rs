@@ -11,6 +11,7 @@
 
 mod deliver;
 pub mod notify;
+pub mod observe;
 mod worker;
 
 use std::time::Duration;
@@ -34,6 +35,9 @@ pub enum JobKind {
     Follow,
     /// Send one timeline event to the configured notification webhooks.
     Notify,
+    /// After the merge: follow the environment's Argo CD Application and the generated objects in
+    /// the cluster until they are live, then keep looking for drift.
+    Observe,
 }
 
 impl JobKind {
@@ -42,6 +46,7 @@ impl JobKind {
             Self::Deliver => "deliver",
             Self::Follow => "follow",
             Self::Notify => "notify",
+            Self::Observe => "observe",
         }
     }
 
@@ -50,6 +55,7 @@ impl JobKind {
             "deliver" => Some(Self::Deliver),
             "follow" => Some(Self::Follow),
             "notify" => Some(Self::Notify),
+            "observe" => Some(Self::Observe),
             _ => None,
         }
     }

@@ -28,6 +28,8 @@ pub struct WorkerSettings {
     pub retry: RetryPolicy,
     /// Links in pull requests point here (`<public_url>/requests/<id>`).
     pub public_url: String,
+    /// The environments' clusters, where merged requests are followed until live.
+    pub clusters: crate::cluster::Clusters,
 }
 
 impl Default for WorkerSettings {
@@ -39,6 +41,7 @@ impl Default for WorkerSettings {
             follow_every: Duration::from_secs(10),
             retry: RetryPolicy::default(),
             public_url: "http://127.0.0.1:3000".to_owned(),
+            clusters: crate::cluster::Clusters::default(),
         }
     }
 }
@@ -141,11 +144,13 @@ impl Worker {
             forges: &self.forges,
             public_url: &self.settings.public_url,
             follow_every: self.settings.follow_every,
+            clusters: &self.settings.clusters,
         };
         let outcome = match job.kind {
             JobKind::Deliver => deliver::deliver(&cx, &job).await.map(|()| None),
             JobKind::Follow => deliver::follow(&cx, &job).await,
             JobKind::Notify => self.notify(&job).await.map(|()| None),
+            JobKind::Observe => super::observe::observe(&cx, &job).await,
         };
         match outcome {
             Ok(None) => {}
@@ -186,7 +191,9 @@ impl Worker {
             // A notification that keeps failing is dropped; the request is not affected.
             JobKind::Notify => super::drop_failed(&self.pool, job, &reason).await,
             // Following is only looking: keep looking, less often.
-            JobKind::Follow => retry_later(&self.pool, job, &reason, self.settings.retry.cap).await,
+            JobKind::Follow | JobKind::Observe => {
+                retry_later(&self.pool, job, &reason, self.settings.retry.cap).await
+            }
         }
     }
 }
