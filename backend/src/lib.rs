@@ -14,3 +14,6 @@ pub mod requests;
 pub mod state;
 
 pub use state::Backend;
+
+/// The HTTP client the backend speaks to forges and tools with, for callers building a [`Backend`].
+pub use reqwest;

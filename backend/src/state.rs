@@ -17,6 +17,8 @@ pub struct Backend {
     pub catalog_source: Arc<CatalogSource>,
     /// Each environment's cluster, read-only: what it runs feeds the checks.
     pub clusters: crate::cluster::Clusters,
+    /// For the environments' tools (Prometheus).
+    pub http: reqwest::Client,
 }
 
 impl Backend {

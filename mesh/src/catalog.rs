@@ -464,6 +464,9 @@ pub struct Environment {
     /// How the environment's cluster is read, as configured (carried along for the backend);
     /// `None`: checks use stored state alone.
     pub cluster: Option<crate::config::ClusterConfig>,
+    /// Base URLs of Kiali, Grafana, Jaeger and Prometheus (carried along; each checked to be an
+    /// http(s) URL).
+    pub observability: crate::config::ObservabilityConfig,
 }
 
 /// Namespace-wide mutual TLS of team namespaces.
@@ -889,6 +892,24 @@ fn parse_environment(raw: &EnvironmentConfig) -> Result<Environment, Vec<Problem
         None => DEFAULT_CONTROL_PLANE_NAMESPACE.to_owned(),
     };
     let onboarding = parse_onboarding(p, &raw.onboarding, mesh, &control_plane);
+    for (key, url) in [
+        ("kiali", &raw.observability.kiali),
+        ("grafana", &raw.observability.grafana),
+        ("jaeger", &raw.observability.jaeger),
+        ("prometheus", &raw.observability.prometheus),
+    ] {
+        if let Some(url) = url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            p.push(Problem::invalid(
+                format!("observability.{key}"),
+                format!(
+                    "{} is not a URL; expected its base address such as https://{key}.example.com",
+                    quoted(url)
+                ),
+            ));
+        }
+    }
     if let Some(cluster) = &raw.cluster {
         let sources = [
             cluster.in_cluster,
@@ -1050,6 +1071,7 @@ fn parse_environment(raw: &EnvironmentConfig) -> Result<Environment, Vec<Problem
         platform_routes,
         onboarding,
         cluster: raw.cluster.clone(),
+        observability: raw.observability.clone(),
     })
 }
 

@@ -72,6 +72,33 @@ pub struct EnvironmentConfig {
     /// The environment's cluster, read-only (what it runs feeds the checks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterConfig>,
+    /// Where the environment's Kiali, Grafana, Jaeger and Prometheus answer.
+    #[serde(default)]
+    pub observability: ObservabilityConfig,
+}
+
+/// `observability`: base URLs of the environment's tools; each is optional.
+///
+/// ```toml
+/// observability = { kiali = "https://kiali.dev.example.com", grafana = "https://grafana.dev.example.com",
+///                   jaeger = "https://jaeger.dev.example.com", prometheus = "http://prometheus.istio-system:9090" }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ObservabilityConfig {
+    /// Kiali: each grant links to its namespace's graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kiali: Option<String>,
+    /// Grafana with Istio's dashboards: each grant links to the Istio service dashboard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grafana: Option<String>,
+    /// Jaeger: each route links to its service's traces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jaeger: Option<String>,
+    /// Prometheus (queried by the server): a live route shows its last hour's request and
+    /// success rates from `istio_requests_total`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<String>,
 }
 
 /// `cluster`: how Signalbox reads an environment's cluster. Exactly one source:

@@ -210,3 +210,64 @@ fn path_templates_must_keep_objects_apart() {
         assert!(PathTemplate::parse(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn cluster_and_observability_mistakes_name_the_field() {
+    use mesh::config::{ClusterConfig, ObservabilityConfig};
+    let cases: [(ClusterConfig, ObservabilityConfig, &str, &str); 4] = [
+        (
+            ClusterConfig {
+                in_cluster: true,
+                kubeconfig: Some("k".to_owned()),
+                ..ClusterConfig::default()
+            },
+            ObservabilityConfig::default(),
+            "environments[0].cluster",
+            "exactly one source",
+        ),
+        (
+            ClusterConfig {
+                fixture: Some("f.yaml".to_owned()),
+                context: Some("dev".to_owned()),
+                ..ClusterConfig::default()
+            },
+            ObservabilityConfig::default(),
+            "environments[0].cluster.context",
+            "only applies with kubeconfig",
+        ),
+        (
+            ClusterConfig {
+                in_cluster: true,
+                application: Some("mesh-dev".to_owned()),
+                ..ClusterConfig::default()
+            },
+            ObservabilityConfig::default(),
+            "environments[0].cluster.application",
+            "expected namespace/name",
+        ),
+        (
+            ClusterConfig {
+                in_cluster: true,
+                ..ClusterConfig::default()
+            },
+            ObservabilityConfig {
+                grafana: Some("grafana.example.com".to_owned()),
+                ..ObservabilityConfig::default()
+            },
+            "environments[0].observability.grafana",
+            "is not a URL",
+        ),
+    ];
+    for (cluster, observability, field, expected) in cases {
+        let mut file = common::catalog_file();
+        file.environments[0].cluster = Some(cluster);
+        file.environments[0].observability = observability;
+        let problems = mesh::Catalog::from_config(file.environments, file.teams).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.field == field && p.message.contains(expected)),
+            "{field}: {problems:?}"
+        );
+    }
+}

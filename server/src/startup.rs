@@ -136,6 +136,7 @@ impl Application {
             catalog,
             catalog_source,
             clusters,
+            http: backend::reqwest::Client::new(),
         };
         let csp = crate::http::security::PolicyExtras {
             // Signing out posts to us and is redirected to the provider's end-session endpoint.

@@ -1412,3 +1412,111 @@ async fn a_merged_request_follows_argo_cd_and_its_objects_until_live_and_then_sh
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_live_route_links_to_its_tools_and_shows_its_last_hour_from_prometheus() {
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let prometheus = MockServer::start().await;
+    let answer = |value: &str| {
+        serde_json::json!({
+            "status": "success",
+            "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1_764_470_000.0, value]}]},
+        })
+    };
+    let selector =
+        r#"reporter="destination",destination_service="orders.team-a.svc.cluster.local""#;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/query"))
+        .and(query_param(
+            "query",
+            format!("sum(rate(istio_requests_total{{{selector}}}[1h]))"),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer("4")))
+        .mount(&prometheus)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/query"))
+        .and(query_param(
+            "query",
+            format!("sum(rate(istio_requests_total{{{selector},response_code!~\"5..\"}}[1h]))"),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer("3.96")))
+        .mount(&prometheus)
+        .await;
+    let prometheus_url = prometheus.uri();
+    let app = TestApp::spawn_with(move |settings| {
+        settings.environments[0].observability = mesh::config::ObservabilityConfig {
+            kiali: Some("https://kiali.dev.example.com/".to_owned()),
+            grafana: Some("https://grafana.dev.example.com".to_owned()),
+            jaeger: Some("https://jaeger.dev.example.com".to_owned()),
+            prometheus: Some(prometheus_url),
+        };
+    })
+    .await;
+    let id = approved(&app, route("team-a", "/orders")).await;
+    sqlx::query("update requests set state = 'live' where id = $1")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .expect("live");
+    app.sign_in_as("alice").await;
+    let page = app
+        .get(&format!("/requests/{id}"))
+        .await
+        .text()
+        .await
+        .expect("the request page");
+    for expected in [
+        "https://kiali.dev.example.com/console/graph/namespaces/?namespaces=team-a",
+        "https://grafana.dev.example.com/d/LJ_uJAvmk/istio-service-dashboard?var-service=orders.team-a.svc.cluster.local&amp;var-dstns=team-a",
+        "https://jaeger.dev.example.com/search?service=orders.team-a",
+        "Last hour: 4.00 requests per second, 99.0% successful (not 5xx).",
+    ] {
+        assert!(page.contains(expected), "{expected} in the page");
+    }
+
+    // Without traffic, and when Prometheus is down or not configured, the page says so.
+    let env = app.catalog.environment("dev").expect("dev").clone();
+    let quiet = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/query"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "status": "success", "data": {"resultType": "vector", "result": []},
+        })))
+        .mount(&quiet)
+        .await;
+    let http = backend::reqwest::Client::new();
+    let with = |url: Option<String>| {
+        let mut env = env.clone();
+        env.observability.prometheus = url;
+        env
+    };
+    let health = |env: mesh::catalog::Environment| {
+        let http = http.clone();
+        async move {
+            backend::cluster::observability::route_health(&http, &env, "team-a", "orders")
+                .await
+                .describe()
+        }
+    };
+    assert_eq!(
+        health(with(Some(quiet.uri()))).await,
+        "No requests in the last hour."
+    );
+    let refused = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "status": "error", "errorType": "bad_data", "error": "parse error at char 5",
+        })))
+        .mount(&refused)
+        .await;
+    let said = health(with(Some(refused.uri()))).await;
+    assert!(
+        said.starts_with("Rates unavailable: Prometheus refused the query: parse error"),
+        "{said}"
+    );
+    let said = health(with(None)).await;
+    assert!(said.contains("set observability.prometheus"), "{said}");
+    app.stop().await;
+}

@@ -49,6 +49,12 @@ pub struct TimelineEntry {
 pub struct RequestView {
     /// The audit lineage of the route or external host this request concerns.
     pub history: Option<String>,
+    /// Where to look at the grant in the environment's tools: (label, URL).
+    #[serde(default)]
+    pub links: Vec<(String, String)>,
+    /// A live route's last hour, or why it cannot be shown.
+    #[serde(default)]
+    pub health: Option<String>,
     pub id: String,
     pub kind: String,
     pub environment: String,

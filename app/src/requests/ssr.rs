@@ -808,8 +808,33 @@ pub async fn load_request(
                 )
             })
     });
+    // Where to look at it once merged, and how a live route is doing.
+    let granted_in_mesh = matches!(record.state.as_str(), "merged" | "live");
+    let environment = backend.catalog.environment(&record.environment);
+    let links = match environment {
+        Some(env) if granted_in_mesh => backend::cluster::observability::links(env, &request)
+            .into_iter()
+            .map(|link| (link.label, link.url))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let health = match (environment, request.kind()) {
+        (Some(env), mesh::request::RequestKind::ApiRoute(route)) if record.state == "live" => Some(
+            backend::cluster::observability::route_health(
+                &backend.http,
+                env,
+                route.target().namespace().as_str(),
+                route.target().service().as_str(),
+            )
+            .await
+            .describe(),
+        ),
+        _ => None,
+    };
     Ok(RequestView {
         history,
+        links,
+        health,
         id: id.to_string(),
         kind: record.kind.clone(),
         environment: record.environment.clone(),

@@ -14,6 +14,7 @@
 //! not been read completely, is checked from stored state alone.
 
 pub mod inventory;
+pub mod observability;
 mod watch;
 
 use std::collections::BTreeMap;

@@ -163,6 +163,18 @@ fn RequestBody(
                         </a>
                     })}
                 </p>
+                {(!view.links.is_empty() || view.health.is_some()).then(|| view! {
+                    <section class="observability" id="observability" aria-label="In the mesh">
+                        {view.health.clone().map(|health| view! { <p id="route-health">{health}</p> })}
+                        {(!view.links.is_empty()).then(|| view! {
+                            <ul class="links">
+                                {view.links.clone().into_iter().map(|(label, url)| view! {
+                                    <li><a href=url rel="noopener noreferrer" target="_blank">{label}</a></li>
+                                }).collect_view()}
+                            </ul>
+                        })}
+                    </section>
+                })}
                 {view.supersedes.clone().map(|original| view! {
                     <p class="hint">"Changes or removes " <a href=format!("/requests/{original}")>"the granted request"</a>"."</p>
                 })}
