@@ -450,8 +450,26 @@ impl<'a> State<'a> {
             }
         }
         let exact = route.path_match() == PathMatch::Exact;
-        for foreign in
-            observed.routes_overlapping(route.host().as_str(), route.path().as_str(), exact)
+        let adopted = route.adopts().map(ToString::to_string);
+        if let Some(adopted) = &adopted
+            && !observed
+                .routes_overlapping(route.host().as_str(), route.path().as_str(), exact)
+                .any(|foreign| foreign.object == *adopted)
+        {
+            problems.push(Problem::policy(
+                "adopts",
+                format!(
+                    "VirtualService {adopted} does not serve {} {} on {} in {env}; name the \
+                     hand-made VirtualService that serves this path, or leave adopts out",
+                    route.path_match(),
+                    route.path(),
+                    route.host()
+                ),
+            ));
+        }
+        for foreign in observed
+            .routes_overlapping(route.host().as_str(), route.path().as_str(), exact)
+            .filter(|foreign| Some(&foreign.object) != adopted.as_ref())
         {
             problems.push(Problem::new(
                 ProblemKind::Conflict,

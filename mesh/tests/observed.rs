@@ -158,3 +158,40 @@ fn a_namespace_outside_the_mesh_is_refused_with_how_to_onboard_it() {
     );
     plan_observed(&catalog(), Some(&dev_cluster()), &[], &[prod]).expect("prod is not observed");
 }
+
+#[test]
+fn adopting_the_hand_made_route_takes_its_path_and_only_that_object_is_set_aside() {
+    let adopting = |adopts: &str, path: &str| {
+        parse_one(&format!(
+            "kind: ApiRoute\nenvironment: dev\nteam: team-a\nhost: api.dev.example.com\npath: {path}\n\
+             target: {{namespace: team-a, service: orders, port: 8080}}\nadopts: {adopts}\n"
+        ))
+    };
+    assert_eq!(
+        problems(adopting("legacy/orders-legacy", "/orders")),
+        vec![]
+    );
+    // Another hand-made route in the way still conflicts.
+    let found = problems(adopting("legacy/orders-legacy", "/shop"));
+    assert!(
+        found
+            .iter()
+            .any(|p| p.field == "adopts" && p.message.contains("does not serve prefix /shop")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.field == "path" && p.message.contains("legacy/cart")),
+        "{found:?}"
+    );
+    let round_trip = adopting("legacy/orders-legacy", "/orders");
+    assert_eq!(round_trip.to_value()["adopts"], "legacy/orders-legacy");
+    let refused = mesh::parse_documents(
+        "a.yaml",
+        "kind: ApiRoute\nenvironment: dev\nteam: team-a\nhost: api.dev.example.com\npath: /a\n\
+         target: {namespace: team-a, service: orders, port: 8080}\nadopts: orders-legacy\n",
+    )
+    .unwrap_err();
+    assert_eq!(refused[0].field, "adopts", "{refused:?}");
+}

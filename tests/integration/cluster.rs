@@ -312,3 +312,121 @@ async fn a_403_is_reported_as_missing_rbac_with_the_verb_and_resource() {
         .expect("applications are read");
     assert_eq!(argo.state, ResourceState::NotServed);
 }
+
+#[tokio::test]
+async fn only_platform_admins_adopt_a_hand_made_route_which_then_holds_the_path_as_a_lease() {
+    use backend::audit::Origin;
+    use backend::auth::Roles;
+    use backend::requests::{self, Actor, Checks, Operation, Submission, WorkflowError};
+    let app = signalbox_tests::TestApp::spawn().await;
+    let mut observed = mesh::observed::Observed::default();
+    observed.namespaces.insert(
+        "team-a".to_owned(),
+        mesh::observed::ObservedNamespace {
+            in_mesh: true,
+            registry_only: true,
+        },
+    );
+    observed.services.insert(
+        "team-a".to_owned(),
+        [(
+            "orders".to_owned(),
+            vec![mesh::observed::ObservedPort {
+                port: 8080,
+                name: None,
+            }],
+        )]
+        .into(),
+    );
+    observed.foreign_routes.push(mesh::observed::ForeignRoute {
+        object: "legacy/orders-legacy".to_owned(),
+        host: "api.dev.example.com".to_owned(),
+        path: "/orders".to_owned(),
+        exact: false,
+    });
+    let observations = mesh::observed::Observations::from([("dev".to_owned(), observed)]);
+    let checks = Checks {
+        catalog: &app.catalog,
+        observed: Some(&observations),
+    };
+    let adoption = mesh::Request::from_value(&json!({
+        "kind": "ApiRoute", "environment": "dev", "team": "team-a", "host": "api.dev.example.com",
+        "path": "/orders", "target": {"namespace": "team-a", "service": "orders", "port": 8080},
+        "adopts": "legacy/orders-legacy",
+    }))
+    .expect("an adoption");
+    let submit = |roles: Roles, request: mesh::Request| {
+        let pool = app.pool.clone();
+        async move {
+            requests::submit(
+                &pool,
+                checks,
+                Actor {
+                    subject: "someone",
+                    name: "Someone",
+                    roles: &roles,
+                    origin: &Origin::NONE,
+                },
+                Submission {
+                    request,
+                    justification: "take over the legacy route".to_owned(),
+                    key: uuid::Uuid::new_v4(),
+                    operation: Operation::Create,
+                    supersedes: None,
+                },
+            )
+            .await
+        }
+    };
+    let requester = Roles {
+        requester_for: ["team-a".to_owned()].into(),
+        ..Roles::default()
+    };
+    let Err(WorkflowError::Refused(problems)) = submit(requester.clone(), adoption.clone()).await
+    else {
+        panic!("a requester may not adopt");
+    };
+    assert_eq!(problems[0].field, "adopts");
+    assert!(
+        problems[0].message.contains("only platform admins"),
+        "{problems:?}"
+    );
+    let admin = Roles {
+        platform_admin: true,
+        ..Roles::default()
+    };
+    submit(admin, adoption).await.expect("an admin adopts it");
+    // The path is now claimed by team-a: team-b's request conflicts with the lease.
+    let other = mesh::Request::from_value(&json!({
+        "kind": "ApiRoute", "environment": "dev", "team": "team-b", "host": "api.dev.example.com",
+        "path": "/orders/v2", "target": {"namespace": "team-b", "service": "search", "port": 8080},
+    }))
+    .expect("a route");
+    let team_b = Roles {
+        requester_for: ["team-b".to_owned()].into(),
+        ..Roles::default()
+    };
+    let Err(WorkflowError::Refused(problems)) = requests::submit(
+        &app.pool,
+        &app.catalog,
+        Actor {
+            subject: "bob",
+            name: "Bob",
+            roles: &team_b,
+            origin: &Origin::NONE,
+        },
+        Submission {
+            request: other,
+            justification: "v2".to_owned(),
+            key: uuid::Uuid::new_v4(),
+            operation: Operation::Create,
+            supersedes: None,
+        },
+    )
+    .await
+    else {
+        panic!("the adopted path is team-a's");
+    };
+    assert!(problems[0].message.contains("team team-a"), "{problems:?}");
+    app.stop().await;
+}

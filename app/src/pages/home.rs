@@ -26,6 +26,9 @@ pub struct ClusterView {
     pub outside_mesh: Vec<String>,
     /// Held namespaces without a namespace-wide REGISTRY_ONLY Sidecar (where asked for).
     pub without_registry_only: Vec<String>,
+    /// Paths hand-made VirtualServices serve on the shared hosts: (host and path, object).
+    #[serde(default)]
+    pub foreign_routes: Vec<(String, String)>,
 }
 
 /// Every environment's cluster, for the overview.
@@ -46,6 +49,7 @@ pub async fn cluster_overview() -> Result<Vec<ClusterView>, ServerFnError> {
                 trouble: Vec::new(),
                 outside_mesh: Vec::new(),
                 without_registry_only: Vec::new(),
+                foreign_routes: Vec::new(),
             });
             continue;
         };
@@ -70,7 +74,23 @@ pub async fn cluster_overview() -> Result<Vec<ClusterView>, ServerFnError> {
             trouble.push(("cluster".to_owned(), failure.clone()));
         }
         let (mut outside_mesh, mut without_registry_only) = (Vec::new(), Vec::new());
+        let mut foreign_routes = Vec::new();
         if let Some(observed) = cluster.observed(env) {
+            foreign_routes = observed
+                .foreign_routes
+                .iter()
+                .map(|r| {
+                    (
+                        format!(
+                            "{} {}{}",
+                            if r.exact { "exact" } else { "prefix" },
+                            r.host,
+                            r.path
+                        ),
+                        r.object.clone(),
+                    )
+                })
+                .collect();
             let claims = backend::requests::existing_claims(&backend.pool, &name)
                 .await
                 .map_err(errors::internal)?;
@@ -96,6 +116,7 @@ pub async fn cluster_overview() -> Result<Vec<ClusterView>, ServerFnError> {
             trouble,
             outside_mesh,
             without_registry_only,
+            foreign_routes,
         });
     }
     Ok(out)
@@ -149,6 +170,7 @@ fn ClusterFacts(view: ClusterView) -> impl IntoView {
         trouble,
         outside_mesh,
         without_registry_only,
+        foreign_routes,
         ..
     } = view;
     let Some(source) = source else {
@@ -196,6 +218,20 @@ fn ClusterFacts(view: ClusterView) -> impl IntoView {
             </dd>
         })}
         {holes.map(|holes| view! { <dt>"Egress"</dt> {holes} })}
+        {(!foreign_routes.is_empty()).then(|| view! {
+            <dt>"Made by hand"</dt>
+            <dd class="foreign-routes">
+                <ul>
+                    {foreign_routes.into_iter().map(|(route, object)| view! {
+                        <li><code>{route}</code>" by VirtualService " <code>{object}</code></li>
+                    }).collect_view()}
+                </ul>
+                <p class="hint">
+                    "These paths are taken: requests under them are refused. A platform admin adopts one by \
+                     asking for the route with " <code>"adopts: namespace/name"</code> " in the YAML editor."
+                </p>
+            </dd>
+        })}
     }
     .into_any()
 }

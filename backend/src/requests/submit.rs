@@ -206,6 +206,19 @@ async fn submit_in(
         ));
     }
 
+    // Taking over a hand-made VirtualService's path is the platform's decision.
+    if let mesh::request::RequestKind::ApiRoute(route) = request.kind()
+        && let Some(adopted) = route.adopts()
+        && !actor.roles.platform_admin
+    {
+        return Err(WorkflowError::Refused(vec![Problem::policy(
+            "adopts",
+            format!(
+                "only platform admins may adopt a hand-made VirtualService; ask one to adopt \
+                 {adopted}, or leave adopts out"
+            ),
+        )]));
+    }
     let claims = claims::existing_claims(&mut *tx, environment).await?;
     let (payload, summary) = match submission.operation {
         Operation::Create => {

@@ -11,14 +11,21 @@
 //! target: { namespace: team-a, service: orders, port: 8080 }
 //! timeout: 5s            # optional
 //! retries: { attempts: 2, perTryTimeout: 2s }  # optional
+//! adopts: legacy/orders-legacy  # optional, platform admins only
 //! ```
+//!
+//! `adopts` names a VirtualService Signalbox did not generate that serves the path today: its
+//! routes do not count as a conflict for this request, which once granted holds the path as the
+//! team's lease (the platform deletes the hand-made object when Signalbox's is live).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use super::{Fields, Kind, present};
-use crate::names::{DnsLabel, Duration, Fqdn, ParseError, PathPrefix, Port, ServiceName};
+use crate::names::{
+    DnsLabel, Duration, Fqdn, NamespacedName, ParseError, PathPrefix, Port, ServiceName,
+};
 use crate::problem::{Problem, quoted};
 
 /// The most retry attempts a route may ask for.
@@ -104,6 +111,7 @@ pub struct ApiRoute {
     target: Target,
     timeout: Option<Duration>,
     retries: Option<Retries>,
+    adopts: Option<NamespacedName>,
 }
 
 impl ApiRoute {
@@ -143,6 +151,10 @@ impl ApiRoute {
     pub fn retries(&self) -> Option<Retries> {
         self.retries
     }
+    /// The hand-made VirtualService (`namespace/name`) whose path this request takes over.
+    pub fn adopts(&self) -> Option<&NamespacedName> {
+        self.adopts.as_ref()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -161,6 +173,8 @@ pub(crate) struct RawApiRoute {
     timeout: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     retries: Option<RawRetries>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    adopts: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -184,6 +198,17 @@ fn parse_api_route(f: &mut Fields, raw: RawApiRoute) -> Option<ApiRoute> {
     let team = f.take("team", DnsLabel::parse(&raw.team));
     let host = f.take("host", Fqdn::parse(&raw.host));
     let path = f.take("path", PathPrefix::parse(&raw.path));
+    let adopts = raw.adopts.as_deref().map(|a| {
+        f.take(
+            "adopts",
+            NamespacedName::parse(a).map_err(|e| {
+                ParseError::new(format!(
+                    "{}; the hand-made VirtualService as namespace/name",
+                    e.message()
+                ))
+            }),
+        )
+    });
     let path_match = match raw.path_match.as_deref() {
         None | Some("prefix") => Some(PathMatch::Prefix),
         Some("exact") => Some(PathMatch::Exact),
@@ -267,6 +292,7 @@ fn parse_api_route(f: &mut Fields, raw: RawApiRoute) -> Option<ApiRoute> {
         },
         timeout: present(timeout)?,
         retries: present(retries)?,
+        adopts: present(adopts)?,
     })
 }
 
@@ -296,6 +322,7 @@ impl Kind for ApiRoute {
                 attempts: i64::from(x.attempts),
                 per_try_timeout: x.per_try_timeout.map(|t| t.to_string()),
             }),
+            adopts: self.adopts.as_ref().map(ToString::to_string),
         }
     }
 
