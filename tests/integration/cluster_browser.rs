@@ -70,6 +70,42 @@ async fn the_api_form_offers_the_services_and_ports_of_the_demo_fixture() {
         .wait_for_text("#path-messages", "legacy/status-page")
         .await;
     assert!(message.contains("did not generate"), "{message}");
+
+    // The overview says where dev's inventory comes from, and shows the egress hole and the
+    // hand-made route.
+    browser
+        .client
+        .goto(&format!("{}/", app.address))
+        .await
+        .expect("opens the overview");
+    let source = browser
+        .wait_for_text("[data-environment=dev] .cluster-source", "fixture")
+        .await;
+    assert!(
+        source.contains("Demo data, not a live cluster: fixture builtin:demo"),
+        "{source}"
+    );
+    let holes = browser
+        .wait_for_text("[data-environment=dev] .egress-holes", "REGISTRY_ONLY")
+        .await;
+    assert!(holes.contains("team-b"), "{holes}");
+    let hand_made = browser
+        .wait_for_text(
+            "[data-environment=dev] .foreign-routes",
+            "legacy/status-page",
+        )
+        .await;
+    assert!(
+        hand_made.contains("prefix api.dev.example.com/status"),
+        "{hand_made}"
+    );
+    let prod = browser
+        .wait_for_text("[data-environment=prod]", "Not connected")
+        .await;
+    assert!(
+        prod.contains("checks use what Signalbox has stored"),
+        "{prod}"
+    );
     browser.close().await;
     app.stop().await;
 }

@@ -137,9 +137,14 @@ pub fn HomePage() -> impl IntoView {
             " to see exactly what configuration it would generate."
         </p>
         <Suspense fallback=|| view! { <p class="hint">"Loading…"</p> }>
-            {move || catalog.get().map(|loaded| match loaded {
-                Ok(config) => view! { <Overview config clusters /> }.into_any(),
-                Err(error) => view! { <p class="status bad">{errors::describe(&error)}</p> }.into_any(),
+            {move || Suspend::new(async move {
+                let loaded = catalog.await;
+                // The clusters are extra: without them the overview still shows.
+                let clusters = clusters.await.unwrap_or_default();
+                match loaded {
+                    Ok(config) => view! { <Overview config clusters /> }.into_any(),
+                    Err(error) => view! { <p class="status bad">{errors::describe(&error)}</p> }.into_any(),
+                }
             })}
         </Suspense>
     }
@@ -180,14 +185,10 @@ fn ClusterFacts(view: ClusterView) -> impl IntoView {
         }
         .into_any();
     };
-    let reading = if complete {
-        if fixture {
-            "Read from a fixture (demo data, not a live cluster)"
-        } else {
-            "Read"
-        }
-    } else {
-        "Not completely read: checks use what Signalbox has stored"
+    let reading = match (complete, fixture) {
+        (true, true) => "Demo data, not a live cluster",
+        (true, false) => "Read",
+        (false, _) => "Not completely read, so checks use what Signalbox has stored",
     };
     let holes = if !complete {
         None
@@ -237,10 +238,7 @@ fn ClusterFacts(view: ClusterView) -> impl IntoView {
 }
 
 #[component]
-fn Overview(
-    config: CatalogConfig,
-    clusters: Resource<Result<Vec<ClusterView>, ServerFnError>>,
-) -> impl IntoView {
+fn Overview(config: CatalogConfig, clusters: Vec<ClusterView>) -> impl IntoView {
     let environments = config
         .environments
         .into_iter()
@@ -251,7 +249,7 @@ fn Overview(
                 other => other,
             }
             .to_owned();
-            let name = env.name.clone();
+            let cluster = clusters.iter().find(|c| c.environment == env.name).cloned();
             let approvals = match env.approval.approvals_required {
                 0 | 1 => "one approval".to_owned(),
                 n => format!("{n} approvals"),
@@ -270,14 +268,7 @@ fn Overview(
                         <dd>{if env.egress.mode == "gateway" { "through an egress gateway" } else { "direct from sidecars" }}</dd>
                         <dt>"Approval"</dt>
                         <dd>{approvals}</dd>
-                        <Suspense fallback=|| ()>
-                            {move || {
-                                let name = name.clone();
-                                clusters.get().and_then(Result::ok).and_then(move |all| {
-                                    all.into_iter().find(|c| c.environment == name)
-                                }).map(|view| view! { <ClusterFacts view /> })
-                            }}
-                        </Suspense>
+                        {cluster.map(|view| view! { <ClusterFacts view /> })}
                     </dl>
                 </article>
             }

@@ -176,7 +176,7 @@ impl Source {
                 Some(context) => format!("kubeconfig {path}, context {context}"),
                 None => format!("kubeconfig {path}, its current context"),
             },
-            Self::Fixture { path } => format!("fixture file {path} (not a live cluster)"),
+            Self::Fixture { path } => format!("fixture {path}"),
         }
     }
 }
