@@ -46,10 +46,10 @@ fn route(team: &str, path: &str) -> mesh::Request {
     .expect("a valid route")
 }
 
-/// Submits as Alice and approves as Carol (dev needs one approval).
-async fn approved(app: &TestApp, request: mesh::Request) -> Uuid {
+/// Submits as Alice.
+async fn submitted(app: &TestApp, request: mesh::Request) -> Result<Uuid, requests::WorkflowError> {
     let roles = requester();
-    let id = requests::submit(
+    requests::submit(
         &app.pool,
         &app.catalog,
         Actor {
@@ -67,7 +67,11 @@ async fn approved(app: &TestApp, request: mesh::Request) -> Uuid {
         },
     )
     .await
-    .expect("submitted");
+}
+
+/// Submits as Alice and approves as Carol (dev needs one approval).
+async fn approved(app: &TestApp, request: mesh::Request) -> Uuid {
+    let id = submitted(app, request).await.expect("submitted");
     let roles = approver();
     let state = requests::decide(
         &app.pool,
@@ -1072,32 +1076,10 @@ async fn an_onboarding_is_reviewed_and_delivered_and_then_the_namespace_takes_ro
         "target": {"namespace": "team-a-batch", "service": "batch", "port": 8080}
     }))
     .expect("a valid route");
-    let submit = |request: mesh::Request| {
-        let app = &app;
-        async move {
-            let roles = requester();
-            requests::submit(
-                &app.pool,
-                &app.catalog,
-                Actor {
-                    subject: "alice",
-                    name: "Alice Requester",
-                    roles: &roles,
-                    origin: &backend::audit::Origin::NONE,
-                },
-                Submission {
-                    request,
-                    justification: "batch jobs".to_owned(),
-                    key: Uuid::new_v4(),
-                    operation: Operation::Create,
-                    supersedes: None,
-                },
-            )
-            .await
-        }
-    };
     // Before the onboarding, the namespace is not the team's: the refusal says how to ask.
-    let Err(requests::WorkflowError::Refused(problems)) = submit(batch_route.clone()).await else {
+    let Err(requests::WorkflowError::Refused(problems)) =
+        submitted(&app, batch_route.clone()).await
+    else {
         panic!("a route in a namespace the team does not hold is refused");
     };
     assert!(
@@ -1159,7 +1141,7 @@ async fn an_onboarding_is_reviewed_and_delivered_and_then_the_namespace_takes_ro
     );
 
     // Now the team holds it: the same route is accepted.
-    submit(batch_route)
+    submitted(&app, batch_route)
         .await
         .expect("a route in the onboarded namespace is accepted");
     app.stop().await;

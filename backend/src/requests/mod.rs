@@ -112,6 +112,23 @@ pub struct Checks<'a> {
     pub observed: Option<&'a mesh::observed::Observations>,
 }
 
+impl Checks<'_> {
+    /// Plans `request` against `existing` (granted and pending), refusing it with every problem.
+    pub fn plan(
+        &self,
+        existing: &[mesh::Request],
+        request: &mesh::Request,
+    ) -> Result<mesh::Plan, WorkflowError> {
+        mesh::plan_observed(
+            self.catalog,
+            self.observed,
+            existing,
+            std::slice::from_ref(request),
+        )
+        .map_err(WorkflowError::Refused)
+    }
+}
+
 impl<'a> From<&'a mesh::Catalog> for Checks<'a> {
     fn from(catalog: &'a mesh::Catalog) -> Self {
         Self {

@@ -223,13 +223,7 @@ async fn submit_in(
     let (payload, summary) = match submission.operation {
         Operation::Create => {
             let existing = claims.requests(None).map_err(WorkflowError::Internal)?;
-            mesh::plan_observed(
-                checks.catalog,
-                checks.observed,
-                &existing,
-                std::slice::from_ref(request),
-            )
-            .map_err(WorkflowError::Refused)?;
+            checks.plan(&existing, request)?;
             (request.to_value(), request.summary())
         }
         Operation::Change | Operation::Remove => {
@@ -244,13 +238,7 @@ async fn submit_in(
                 let existing = claims
                     .requests(Some(original_id))
                     .map_err(WorkflowError::Internal)?;
-                mesh::plan_observed(
-                    checks.catalog,
-                    checks.observed,
-                    &existing,
-                    std::slice::from_ref(request),
-                )
-                .map_err(WorkflowError::Refused)?;
+                checks.plan(&existing, request)?;
                 (request.to_value(), request.summary())
             }
         }
