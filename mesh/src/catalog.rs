@@ -469,8 +469,8 @@ pub struct Environment {
     pub observability: crate::config::ObservabilityConfig,
 }
 
-/// Namespace-wide mutual TLS of team namespaces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Mutual TLS of team namespaces and workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MtlsMode {
     /// Only mTLS traffic is accepted.
     Strict,
@@ -485,6 +485,12 @@ impl MtlsMode {
             Self::Strict => "STRICT",
             Self::Permissive => "PERMISSIVE",
         }
+    }
+}
+
+impl std::fmt::Display for MtlsMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

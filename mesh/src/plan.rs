@@ -12,14 +12,18 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::MtlsMode;
 use crate::catalog::{Catalog, EgressMode, Environment, Team};
 use crate::leases::{Overlap, PathLeases};
+use crate::names::ServiceName;
 use crate::names::{Cidr, DnsLabel, EgressHost, Fqdn, Port, Protocol};
 use crate::observed::{Observations, Observed, ObservedPort};
 use crate::policy;
 use crate::problem::{Problem, ProblemKind};
 use crate::render::{self, HostGrant, IstioObject};
-use crate::request::{ApiRoute, Egress, Onboarding, PathMatch, Request, RequestKind};
+use crate::request::{
+    ApiRoute, CircuitBreaker, Egress, MutualTls, Onboarding, PathMatch, Request, RequestKind,
+};
 use crate::validate::{Severity, validate_object};
 
 /// One file of the pull request.
@@ -104,6 +108,12 @@ struct State<'a> {
     onboarded: BTreeMap<NamespaceKey, (&'a DnsLabel, Contribution<'a>)>,
     /// What the environments' clusters run, where they could be read.
     observed: Option<&'a Observations>,
+    /// Namespace-wide mTLS asked for by requests: one per namespace.
+    mtls: BTreeMap<NamespaceKey, (&'a MutualTls, Contribution<'a>)>,
+    /// Workload mTLS asked for by requests: one per workload.
+    workload_mtls: BTreeMap<(DnsLabel, DnsLabel, DnsLabel), (&'a MutualTls, Contribution<'a>)>,
+    /// Circuit breakers by (environment, namespace, Service): one per Service host.
+    breakers: BTreeMap<(DnsLabel, DnsLabel, ServiceName), (&'a CircuitBreaker, Contribution<'a>)>,
 }
 
 /// Granted onboardings first: the namespaces they bring are held before any route or grant in
@@ -178,8 +188,7 @@ pub fn render_state(catalog: &Catalog, granted: &[Request]) -> Result<Plan, Vec<
     if !problems.is_empty() {
         return Err(problems);
     }
-    if state.leases.is_empty() && state.grants.by_namespace.is_empty() && state.onboarded.is_empty()
-    {
+    if state.planned_environments().is_empty() {
         return Ok(Plan::default());
     }
     state.render()
@@ -263,6 +272,9 @@ impl<'a> State<'a> {
             environments: BTreeSet::new(),
             onboarded: BTreeMap::new(),
             observed: None,
+            mtls: BTreeMap::new(),
+            workload_mtls: BTreeMap::new(),
+            breakers: BTreeMap::new(),
         }
     }
 
@@ -290,6 +302,138 @@ impl<'a> State<'a> {
             RequestKind::Onboarding(onboarding) => {
                 self.add_onboarding(onboarding, contribution, problems)
             }
+            RequestKind::MutualTls(mtls) => {
+                if is_new {
+                    self.check_held(request, "namespace", problems);
+                }
+                self.add_mtls(mtls, contribution, problems);
+            }
+            RequestKind::CircuitBreaker(breaker) => {
+                if is_new {
+                    self.check_held(request, "namespace", problems);
+                    self.check_in_mesh(request, "namespace", problems);
+                    self.check_observed_service(breaker, problems);
+                }
+                self.add_breaker(breaker, contribution, problems);
+            }
+        }
+    }
+
+    /// How an earlier request holding the same setting is named in a conflict.
+    fn held_by_request(contribution: &Contribution<'_>) -> String {
+        match (contribution.is_new, contribution.origin) {
+            (true, Some(origin)) => format!("asked for in {origin} too"),
+            (true, None) => "asked for earlier in this batch".to_owned(),
+            (false, Some(origin)) => format!("granted by {origin}"),
+            (false, None) => "granted before".to_owned(),
+        }
+    }
+
+    fn add_mtls(
+        &mut self,
+        mtls: &'a MutualTls,
+        contribution: Contribution<'a>,
+        problems: &mut Vec<Problem>,
+    ) {
+        let (env, namespace) = (mtls.environment().clone(), mtls.namespace().clone());
+        let held = match mtls.workload() {
+            None => self.mtls.get(&(env.clone(), namespace.clone())),
+            Some(workload) => {
+                self.workload_mtls
+                    .get(&(env.clone(), namespace.clone(), workload.clone()))
+            }
+        };
+        if let Some((existing, earlier)) = held {
+            let subject = match mtls.workload() {
+                None => format!("namespace {namespace}"),
+                Some(workload) => format!("workload {workload} in namespace {namespace}"),
+            };
+            let same = existing.mode() == mtls.mode() && existing.port_level() == mtls.port_level();
+            problems.push(Problem::new(
+                if same && !earlier.is_new {
+                    ProblemKind::AlreadyGranted
+                } else {
+                    ProblemKind::Conflict
+                },
+                "mode",
+                format!(
+                    "{subject} already has its mTLS setting ({}, {}) in {env}; it has one, so \
+                     ask to remove that request first, then ask for {}",
+                    existing.mode(),
+                    Self::held_by_request(earlier),
+                    mtls.mode()
+                ),
+            ));
+            return;
+        }
+        match mtls.workload() {
+            None => {
+                self.mtls.insert((env, namespace), (mtls, contribution));
+            }
+            Some(workload) => {
+                self.workload_mtls
+                    .insert((env, namespace, workload.clone()), (mtls, contribution));
+            }
+        }
+    }
+
+    fn add_breaker(
+        &mut self,
+        breaker: &'a CircuitBreaker,
+        contribution: Contribution<'a>,
+        problems: &mut Vec<Problem>,
+    ) {
+        let key = (
+            breaker.environment().clone(),
+            breaker.namespace().clone(),
+            breaker.service().clone(),
+        );
+        if let Some((_, earlier)) = self.breakers.get(&key) {
+            problems.push(Problem::new(
+                ProblemKind::Conflict,
+                "service",
+                format!(
+                    "Service {} in namespace {} already has a circuit breaker in {} ({}); a \
+                     Service has one DestinationRule, so ask to remove that request first, then \
+                     ask for the new limits",
+                    breaker.service(),
+                    breaker.namespace(),
+                    breaker.environment(),
+                    Self::held_by_request(earlier)
+                ),
+            ));
+            return;
+        }
+        self.breakers.insert(key, (breaker, contribution));
+    }
+
+    /// A circuit breaker's Service exists in the cluster, where it could be read.
+    fn check_observed_service(&self, breaker: &CircuitBreaker, problems: &mut Vec<Problem>) {
+        let env = breaker.environment();
+        let Some(observed) = self.observed(env) else {
+            return;
+        };
+        let namespace = breaker.namespace().as_str();
+        if !observed.namespaces.contains_key(namespace) {
+            return;
+        }
+        let services: Vec<&str> = observed
+            .services_in(namespace)
+            .map(|(name, _)| name)
+            .collect();
+        if !services.contains(&breaker.service().as_str()) {
+            problems.push(Problem::policy(
+                "service",
+                format!(
+                    "there is no Service {} in namespace {namespace} in {env}; {}",
+                    breaker.service(),
+                    if services.is_empty() {
+                        "the namespace runs no Services yet".to_owned()
+                    } else {
+                        format!("it runs {}", services.join(", "))
+                    }
+                ),
+            ));
         }
     }
 
@@ -760,6 +904,9 @@ impl<'a> State<'a> {
             .chain(self.grants.by_namespace.keys().map(|(env, _)| env))
             .chain(self.environments.iter().copied())
             .chain(self.onboarded.keys().map(|(env, _)| env))
+            .chain(self.mtls.keys().map(|(env, _)| env))
+            .chain(self.workload_mtls.keys().map(|(env, _, _)| env))
+            .chain(self.breakers.keys().map(|(env, _, _)| env))
             .collect()
     }
 
@@ -891,8 +1038,15 @@ impl<'a> State<'a> {
                     EgressMode::Gateway(gw) if via_gateway => Some(gw),
                     _ => None,
                 };
+                let mtls = self.mtls.get(&(env_name.clone(), namespace.clone()));
+                let mode: Option<MtlsMode> = mtls.map(|(m, _)| m.mode());
+                let mtls_touched = mtls.is_some_and(|(_, c)| c.is_new);
                 objects.push((env, render::membership(env, namespace), touched));
-                objects.push((env, render::peer_authentication(env, namespace), touched));
+                objects.push((
+                    env,
+                    render::peer_authentication(env, namespace, mode),
+                    touched || mtls_touched,
+                ));
                 objects.push((
                     env,
                     render::sidecar(env, team, namespace, sidecar_gateway),
@@ -908,6 +1062,45 @@ impl<'a> State<'a> {
                     ));
                 }
             }
+        }
+        for ((env_name, _, _), (mtls, contribution)) in &self.workload_mtls {
+            let env = self.environment(env_name);
+            if let Some(object) = render::workload_peer_authentication(env, mtls) {
+                objects.push((env, object, self.touch_all || contribution.is_new));
+            }
+        }
+        for ((env_name, namespace, service), (breaker, contribution)) in &self.breakers {
+            let env = self.environment(env_name);
+            // The limits run in the callers' sidecars: the ingress gateway calls the Service
+            // when one of the environment's routes targets it.
+            let routed: Vec<&Contribution> = self
+                .leases
+                .iter()
+                .filter(|((e, _), _)| e == env_name)
+                .flat_map(|(_, leases)| leases.in_routing_order())
+                .filter(|lease| {
+                    let target = lease.value.0.target();
+                    target.namespace() == namespace && target.service() == service
+                })
+                .map(|lease| &lease.value.1)
+                .collect();
+            let mut callers: BTreeSet<&DnsLabel> = breaker.callers().iter().collect();
+            let gateway_namespace = env.ingress_gateway.namespace();
+            if !routed.is_empty() {
+                callers.insert(gateway_namespace);
+            }
+            let touched = self.touch_all || contribution.is_new || routed.iter().any(|c| c.is_new);
+            objects.push((
+                env,
+                render::service_destination_rule(
+                    env,
+                    namespace,
+                    service,
+                    Some(render::TrafficPolicy::of(breaker)),
+                    &callers,
+                ),
+                touched,
+            ));
         }
         for (env_name, (hosts, touched)) in gateway_hosts {
             let env = self.environment(env_name);

@@ -11,7 +11,9 @@ use crate::catalog::{Catalog, EgressMode, Environment, Team};
 use crate::leases::relation;
 use crate::names::{DnsLabel, EgressHost};
 use crate::problem::Problem;
-use crate::request::{ApiRoute, Egress, Onboarding, PathMatch, Request, RequestKind};
+use crate::request::{
+    ApiRoute, CircuitBreaker, Egress, MutualTls, Onboarding, PathMatch, Request, RequestKind,
+};
 
 /// Checks a request against the catalog; every problem carries the request's origin.
 pub fn check(catalog: &Catalog, request: &Request) -> Result<(), Vec<Problem>> {
@@ -23,6 +25,8 @@ pub fn check(catalog: &Catalog, request: &Request) -> Result<(), Vec<Problem>> {
             RequestKind::Onboarding(onboarding) => {
                 check_onboarding(env, team, onboarding, &mut problems)
             }
+            RequestKind::MutualTls(mtls) => check_mtls(env, mtls, &mut problems),
+            RequestKind::CircuitBreaker(breaker) => check_breaker(breaker, &mut problems),
         }
     }
     if problems.is_empty() {
@@ -101,6 +105,33 @@ fn check_onboarding(
             format!(
                 "namespace {namespace} is a system namespace (default, kube-*, openshift*, \
                  istio-*); choose a namespace of your team's own"
+            ),
+        ));
+    }
+}
+
+fn check_mtls(env: &Environment, mtls: &MutualTls, problems: &mut Vec<Problem>) {
+    let namespace = mtls.namespace();
+    if *namespace == env.root_namespace || *namespace == env.onboarding.control_plane_namespace {
+        problems.push(Problem::policy(
+            "namespace",
+            format!(
+                "namespace {namespace} holds {}'s mesh-wide settings, which stay with the \
+                 platform; ask for one of your team's namespaces",
+                env.name
+            ),
+        ));
+    }
+}
+
+fn check_breaker(breaker: &CircuitBreaker, problems: &mut Vec<Problem>) {
+    if breaker.service().as_str() == crate::render::EGRESS_DESTINATION_RULE {
+        problems.push(Problem::policy(
+            "service",
+            format!(
+                "{} is the name of the egress gateway's DestinationRule Signalbox keeps in team \
+                 namespaces; a circuit breaker for a Service of that name cannot be generated",
+                breaker.service()
             ),
         ));
     }

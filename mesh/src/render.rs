@@ -30,9 +30,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::catalog::MtlsMode;
 use crate::catalog::{EgressGateway, Environment, Membership, Team};
+use crate::names::ServiceName;
 use crate::names::{Cidr, DnsLabel, EgressHost, Fqdn, Port, Protocol};
-use crate::request::{ApiRoute, PathMatch};
+use crate::request::{ApiRoute, CircuitBreaker, MutualTls, PathMatch};
 
 /// Label put on every generated object so inventories can tell Signalbox's objects apart.
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "signalbox");
@@ -108,11 +110,35 @@ impl Spec {
     }
 }
 
-/// PeerAuthentication spec: namespace-wide mTLS.
+/// PeerAuthentication spec: namespace-wide mTLS, or one workload's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PeerAuthenticationSpec {
+    /// The workload (absent: the whole namespace).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selector: Option<WorkloadSelector>,
     /// The mode.
     pub mtls: MtlsSetting,
+    /// Ports of the workload with a mode of their own, by port number.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub port_level_mtls: BTreeMap<String, MtlsSetting>,
+}
+
+/// The pods a policy applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadSelector {
+    /// Labels the pods carry.
+    pub match_labels: BTreeMap<String, String>,
+}
+
+impl WorkloadSelector {
+    /// The pods labelled `app: <workload>`.
+    pub fn app(workload: &DnsLabel) -> Self {
+        Self {
+            match_labels: BTreeMap::from([("app".to_owned(), workload.to_string())]),
+        }
+    }
 }
 
 /// `mtls.mode`.
@@ -329,6 +355,9 @@ pub struct HttpRetry {
     /// Per-try timeout.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_try_timeout: Option<String>,
+    /// Retry conditions, comma-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_on: Option<String>,
 }
 
 /// Fixed response.
@@ -449,8 +478,127 @@ pub struct DestinationRuleSpec {
     pub host: String,
     /// Namespaces that see the rule.
     pub export_to: Vec<String>,
+    /// Connection limits and outlier detection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic_policy: Option<TrafficPolicy>,
     /// Subsets.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub subsets: Vec<Subset>,
+}
+
+/// A DestinationRule's traffic policy, the parts Signalbox sets (never `tls`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficPolicy {
+    /// Connection pool limits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_pool: Option<ConnectionPoolSettings>,
+    /// Outlier detection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outlier_detection: Option<OutlierDetectionSettings>,
+}
+
+/// `connectionPool`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionPoolSettings {
+    /// TCP limits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpSettings>,
+    /// HTTP limits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpSettings>,
+}
+
+/// `connectionPool.tcp`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TcpSettings {
+    /// Most connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    /// Connect timeout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<String>,
+}
+
+/// `connectionPool.http`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpSettings {
+    /// Most pending requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http1_max_pending_requests: Option<u32>,
+    /// Most concurrent requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http2_max_requests: Option<u32>,
+    /// Most requests per connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_requests_per_connection: Option<u32>,
+    /// Most concurrent retries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+    /// Idle timeout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<String>,
+}
+
+/// `outlierDetection`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutlierDetectionSettings {
+    /// 5xx in a row.
+    #[serde(
+        rename = "consecutive5xxErrors",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub consecutive_5xx_errors: Option<u32>,
+    /// Gateway errors in a row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consecutive_gateway_errors: Option<u32>,
+    /// Check interval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    /// Base ejection time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_ejection_time: Option<String>,
+    /// Most endpoints ejected, percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_ejection_percent: Option<u32>,
+    /// Least healthy share for ejection, percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_health_percent: Option<u32>,
+}
+
+impl TrafficPolicy {
+    /// The traffic policy of a circuit breaker request.
+    pub fn of(breaker: &CircuitBreaker) -> Self {
+        let d = |v: Option<crate::names::Duration>| v.map(|d| d.to_istio());
+        Self {
+            connection_pool: breaker.connection_pool().map(|p| ConnectionPoolSettings {
+                tcp: p.tcp.map(|t| TcpSettings {
+                    max_connections: t.max_connections,
+                    connect_timeout: d(t.connect_timeout),
+                }),
+                http: p.http.map(|h| HttpSettings {
+                    http1_max_pending_requests: h.http1_max_pending_requests,
+                    http2_max_requests: h.http2_max_requests,
+                    max_requests_per_connection: h.max_requests_per_connection,
+                    max_retries: h.max_retries,
+                    idle_timeout: d(h.idle_timeout),
+                }),
+            }),
+            outlier_detection: breaker
+                .outlier_detection()
+                .map(|o| OutlierDetectionSettings {
+                    consecutive_5xx_errors: o.consecutive_5xx_errors,
+                    consecutive_gateway_errors: o.consecutive_gateway_errors,
+                    interval: d(o.interval),
+                    base_ejection_time: d(o.base_ejection_time),
+                    max_ejection_percent: o.max_ejection_percent,
+                    min_health_percent: o.min_health_percent,
+                }),
+        }
+    }
 }
 
 /// A DestinationRule subset.
@@ -729,6 +877,7 @@ pub fn delegate_virtual_service(
             retries: route.retries().map(|r| HttpRetry {
                 attempts: r.attempts(),
                 per_try_timeout: r.per_try_timeout().map(|t| t.to_istio()),
+                retry_on: (!r.retry_on().is_empty()).then(|| r.retry_on().join(",")),
             }),
             ..HttpRoute::default()
         };
@@ -899,17 +1048,90 @@ pub fn membership(env: &Environment, namespace: &DnsLabel) -> IstioObject {
 }
 
 /// The namespace-wide PeerAuthentication of a team namespace.
-pub fn peer_authentication(env: &Environment, namespace: &DnsLabel) -> IstioObject {
+pub fn peer_authentication(
+    env: &Environment,
+    namespace: &DnsLabel,
+    mode: Option<MtlsMode>,
+) -> IstioObject {
     IstioObject {
         api_version: env.api_version().security(),
         kind: "PeerAuthentication",
         metadata: metadata(PEER_AUTHENTICATION_NAME, namespace.as_str()),
         spec: Spec::PeerAuthentication(PeerAuthenticationSpec {
+            selector: None,
             mtls: MtlsSetting {
-                mode: env.onboarding.mtls.as_str(),
+                mode: mode.unwrap_or(env.onboarding.mtls).as_str(),
             },
+            port_level_mtls: BTreeMap::new(),
         }),
     }
+}
+
+/// The name of a workload's PeerAuthentication: `<workload>-mtls` (never the namespace-wide
+/// `default`).
+pub fn workload_peer_authentication_name(workload: &DnsLabel) -> String {
+    format!("{workload}-mtls")
+}
+
+/// A workload's own PeerAuthentication, selecting its pods by their `app` label, with its ports
+/// set apart.
+pub fn workload_peer_authentication(env: &Environment, mtls: &MutualTls) -> Option<IstioObject> {
+    let workload = mtls.workload()?;
+    Some(IstioObject {
+        api_version: env.api_version().security(),
+        kind: "PeerAuthentication",
+        metadata: metadata(
+            workload_peer_authentication_name(workload),
+            mtls.namespace().as_str(),
+        ),
+        spec: Spec::PeerAuthentication(PeerAuthenticationSpec {
+            selector: Some(WorkloadSelector::app(workload)),
+            mtls: MtlsSetting {
+                mode: mtls.mode().as_str(),
+            },
+            port_level_mtls: mtls
+                .port_level()
+                .iter()
+                .map(|(port, mode)| {
+                    (
+                        port.to_string(),
+                        MtlsSetting {
+                            mode: mode.as_str(),
+                        },
+                    )
+                })
+                .collect(),
+        }),
+    })
+}
+
+/// The one DestinationRule of a team's Service (named after it), carrying its circuit breaker,
+/// exported to its own namespace and every namespace that calls it.
+pub fn service_destination_rule(
+    env: &Environment,
+    namespace: &DnsLabel,
+    service: &ServiceName,
+    traffic_policy: Option<TrafficPolicy>,
+    callers: &BTreeSet<&DnsLabel>,
+) -> IstioObject {
+    let mut export_to = vec![".".to_owned()];
+    export_to.extend(
+        callers
+            .iter()
+            .filter(|caller| **caller != namespace)
+            .map(ToString::to_string),
+    );
+    object(
+        env,
+        "DestinationRule",
+        metadata(service.to_string(), namespace.as_str()),
+        Spec::DestinationRule(DestinationRuleSpec {
+            host: format!("{service}.{namespace}.svc.cluster.local"),
+            export_to,
+            traffic_policy,
+            subsets: Vec::new(),
+        }),
+    )
 }
 
 fn namespace_named(name: &str) -> LabelSelector {
@@ -1054,6 +1276,7 @@ pub fn egress_destination_rule(
         Spec::DestinationRule(DestinationRuleSpec {
             host: gateway.service.to_string(),
             export_to: vec![".".to_owned()],
+            traffic_policy: None,
             subsets: vec![Subset {
                 name: EGRESS_SUBSET.to_owned(),
             }],

@@ -19,7 +19,7 @@ fn the_issue_example_parses_into_a_route_and_an_egress() {
     assert_eq!(route.path().as_str(), "/orders/v1");
     assert_eq!(route.path_match(), PathMatch::Prefix);
     assert_eq!(route.rewrite().map(|r| r.as_str()), Some("/v1"));
-    assert_eq!(route.timeout().map(|t| t.as_millis()), Some(5000));
+    assert_eq!(route.timeout().map(|t| t.as_millis()), Some(10_000));
     assert_eq!(route.retries().map(|r| r.attempts()), Some(3));
     let RequestKind::Egress(egress) = requests[1].kind() else {
         panic!("egress second")
@@ -114,7 +114,7 @@ fn missing_fields_and_kinds_are_named() {
     assert!(
         problems[0]
             .message
-            .contains("expected ApiRoute, Egress or Onboarding"),
+            .contains("expected ApiRoute, Egress, Onboarding, MutualTls or CircuitBreaker"),
         "{problems:?}"
     );
 }

@@ -1147,6 +1147,74 @@ async fn an_onboarding_is_reviewed_and_delivered_and_then_the_namespace_takes_ro
     app.stop().await;
 }
 
+#[tokio::test]
+async fn mutual_tls_and_a_circuit_breaker_are_reviewed_stored_and_delivered() {
+    let app = TestApp::spawn().await;
+    let mtls = mesh::Request::from_value(&serde_json::json!({
+        "kind": "MutualTls", "environment": "dev", "team": "team-a", "namespace": "team-a",
+        "mode": "PERMISSIVE"
+    }))
+    .expect("a valid mTLS request");
+    let breaker = mesh::Request::from_value(&serde_json::json!({
+        "kind": "CircuitBreaker", "environment": "dev", "team": "team-a", "namespace": "team-a",
+        "service": "orders", "callers": ["team-b"],
+        "connectionPool": {"http": {"http2MaxRequests": 100}},
+        "outlierDetection": {"consecutive5xxErrors": 5, "maxEjectionPercent": 50}
+    }))
+    .expect("a valid circuit breaker");
+    let mtls_id = approved(&app, mtls.clone()).await;
+    let breaker_id = approved(&app, breaker).await;
+    // A second namespace-wide setting for the namespace is refused while the first is granted.
+    let second = mesh::Request::from_value(&serde_json::json!({
+        "kind": "MutualTls", "environment": "dev", "team": "team-a", "namespace": "team-a",
+        "mode": "STRICT"
+    }))
+    .expect("valid");
+    let Err(requests::WorkflowError::Refused(problems)) = submitted(&app, second).await else {
+        panic!("a second namespace-wide mTLS setting is refused");
+    };
+    assert!(
+        problems[0]
+            .message
+            .contains("namespace team-a already has its mTLS setting (PERMISSIVE"),
+        "{problems:?}"
+    );
+    let (forges, repo) = local_forges(&app);
+    let worker = worker(&app, forges, "w1");
+    drain(&worker).await;
+    for (id, path, expected) in [
+        (
+            mtls_id,
+            "dev/team-a/peerauthentication-default.yaml",
+            "mode: PERMISSIVE",
+        ),
+        (
+            breaker_id,
+            "dev/team-a/destinationrule-orders.yaml",
+            "http2MaxRequests: 100",
+        ),
+    ] {
+        assert_eq!(state_of(&app, id).await, "pr_open");
+        let committed = files_on(&repo, &branch_of(id));
+        assert!(
+            committed.get(path).is_some_and(|c| c.contains(expected)),
+            "{path} holds {expected}: {:?}",
+            committed.get(path)
+        );
+    }
+    let kinds: Vec<(String,)> =
+        sqlx::query_as("select kind from requests where id = any($1) order by kind")
+            .bind(vec![mtls_id, breaker_id])
+            .fetch_all(&app.pool)
+            .await
+            .expect("requests read");
+    assert_eq!(
+        kinds,
+        vec![("CircuitBreaker".to_owned(),), ("MutualTls".to_owned(),)]
+    );
+    app.stop().await;
+}
+
 /// Makes every observe job due now, as the next look would.
 async fn observe_now(app: &TestApp) {
     sqlx::query("update jobs set run_after = now() where kind = 'observe' and done_at is null")

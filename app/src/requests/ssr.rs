@@ -795,18 +795,21 @@ pub async fn load_request(
     })
     // A namespace's onboarding: every event about the namespace in its environment.
     .or_else(|| {
-        (record.kind == "Onboarding")
-            .then_some(target.namespace.as_ref())
-            .flatten()
-            .map(|namespace| {
-                crate::pages::requests::list::href_with(
-                    "/audit",
-                    &[
-                        ("environment".to_owned(), record.environment.clone()),
-                        ("namespace".to_owned(), namespace.clone()),
-                    ],
-                )
-            })
+        matches!(
+            record.kind.as_str(),
+            "Onboarding" | "MutualTls" | "CircuitBreaker"
+        )
+        .then_some(target.namespace.as_ref())
+        .flatten()
+        .map(|namespace| {
+            crate::pages::requests::list::href_with(
+                "/audit",
+                &[
+                    ("environment".to_owned(), record.environment.clone()),
+                    ("namespace".to_owned(), namespace.clone()),
+                ],
+            )
+        })
     });
     // Where to look at it once merged, and how a live route is doing.
     let granted_in_mesh = matches!(record.state.as_str(), "merged" | "live");

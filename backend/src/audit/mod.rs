@@ -77,25 +77,23 @@ impl Target {
             team: Some(team.to_owned()),
             ..Self::default()
         };
-        match mesh::Request::from_value(payload).map(|request| request.kind().clone()) {
-            Ok(mesh::request::RequestKind::ApiRoute(route)) => {
-                target.host = Some(route.host().as_str().to_owned());
-                target.path = Some(route.path().as_str().to_owned());
-                target.namespace = Some(route.target().namespace().as_str().to_owned());
+        // Stored requests always parse; should one not, the event still names the request.
+        if let Ok(request) = mesh::Request::from_value(payload) {
+            target.namespace = Some(request.namespace().as_str().to_owned());
+            match request.kind() {
+                mesh::request::RequestKind::ApiRoute(route) => {
+                    target.host = Some(route.host().as_str().to_owned());
+                    target.path = Some(route.path().as_str().to_owned());
+                }
+                mesh::request::RequestKind::Egress(egress) => {
+                    target.external_hosts = egress
+                        .hosts()
+                        .iter()
+                        .map(|host| host.as_str().to_owned())
+                        .collect();
+                }
+                _ => {}
             }
-            Ok(mesh::request::RequestKind::Onboarding(onboarding)) => {
-                target.namespace = Some(onboarding.namespace().as_str().to_owned());
-            }
-            Ok(mesh::request::RequestKind::Egress(egress)) => {
-                target.namespace = Some(egress.namespace().as_str().to_owned());
-                target.external_hosts = egress
-                    .hosts()
-                    .iter()
-                    .map(|host| host.as_str().to_owned())
-                    .collect();
-            }
-            // Stored requests always parse; should one not, the event still names the request.
-            Err(_) => {}
         }
         target
     }

@@ -52,48 +52,50 @@ pub fn links(env: &Environment, request: &mesh::Request) -> Vec<Link> {
             ),
         });
     }
-    match request.kind() {
-        RequestKind::ApiRoute(route) => {
-            let service = route.target().service().as_str();
-            let host = service_host(namespace, service);
-            if let Some(grafana) = &tools.grafana {
+    let service = match request.kind() {
+        RequestKind::ApiRoute(route) => Some(route.target().service()),
+        RequestKind::CircuitBreaker(breaker) => Some(breaker.service()),
+        _ => None,
+    };
+    if let Some(service) = service {
+        let service = service.as_str();
+        let host = service_host(namespace, service);
+        if let Some(grafana) = &tools.grafana {
+            out.push(Link {
+                label: format!("Grafana: {service} service dashboard"),
+                url: format!(
+                    "{}/{GRAFANA_SERVICE_DASHBOARD}?var-service={}&var-dstns={}",
+                    base(grafana),
+                    encode(&host),
+                    encode(namespace)
+                ),
+            });
+        }
+        if let Some(jaeger) = &tools.jaeger {
+            out.push(Link {
+                label: format!("Jaeger: traces of {service}"),
+                url: format!(
+                    "{}/search?service={}",
+                    base(jaeger),
+                    encode(&format!("{service}.{namespace}"))
+                ),
+            });
+        }
+    }
+    if let RequestKind::Egress(egress) = request.kind() {
+        // Istio reports calls to an external host with the host as the destination service.
+        if let Some(grafana) = &tools.grafana {
+            for host in egress.hosts() {
                 out.push(Link {
-                    label: format!("Grafana: {service} service dashboard"),
+                    label: format!("Grafana: calls to {host}"),
                     url: format!(
-                        "{}/{GRAFANA_SERVICE_DASHBOARD}?var-service={}&var-dstns={}",
+                        "{}/{GRAFANA_SERVICE_DASHBOARD}?var-service={}",
                         base(grafana),
-                        encode(&host),
-                        encode(namespace)
-                    ),
-                });
-            }
-            if let Some(jaeger) = &tools.jaeger {
-                out.push(Link {
-                    label: format!("Jaeger: traces of {service}"),
-                    url: format!(
-                        "{}/search?service={}",
-                        base(jaeger),
-                        encode(&format!("{service}.{namespace}"))
+                        encode(host.as_str())
                     ),
                 });
             }
         }
-        RequestKind::Egress(egress) => {
-            // Istio reports calls to an external host with the host as the destination service.
-            if let Some(grafana) = &tools.grafana {
-                for host in egress.hosts() {
-                    out.push(Link {
-                        label: format!("Grafana: calls to {host}"),
-                        url: format!(
-                            "{}/{GRAFANA_SERVICE_DASHBOARD}?var-service={}",
-                            base(grafana),
-                            encode(host.as_str())
-                        ),
-                    });
-                }
-            }
-        }
-        RequestKind::Onboarding(_) => {}
     }
     out
 }

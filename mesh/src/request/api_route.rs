@@ -10,7 +10,7 @@
 //! rewrite: /v1           # optional
 //! target: { namespace: team-a, service: orders, port: 8080 }
 //! timeout: 5s            # optional
-//! retries: { attempts: 2, perTryTimeout: 2s }  # optional
+//! retries: { attempts: 2, perTryTimeout: 2s, retryOn: "5xx,connect-failure" }  # optional
 //! adopts: legacy/orders-legacy  # optional, platform admins only
 //! ```
 //!
@@ -81,11 +81,14 @@ impl Target {
 }
 
 /// Retry policy of a route. `attempts: 0` turns Istio's default retries off; a per-try timeout
-/// then makes no sense and is refused (Istio's webhook refuses it too).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// or retry conditions then make no sense and are refused (Istio's webhook refuses them too).
+/// With a route timeout, every try must fit in it: `perTryTimeout × (attempts + 1)` at most the
+/// timeout, or the later retries would be cut short without anyone noticing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Retries {
     attempts: u32,
     per_try_timeout: Option<Duration>,
+    retry_on: Vec<String>,
 }
 
 impl Retries {
@@ -97,6 +100,54 @@ impl Retries {
     pub fn per_try_timeout(&self) -> Option<Duration> {
         self.per_try_timeout
     }
+    /// The conditions that trigger a retry (Envoy's `x-envoy-retry-on` policies or HTTP status
+    /// codes); empty means Istio's default.
+    pub fn retry_on(&self) -> &[String] {
+        &self.retry_on
+    }
+}
+
+/// The retry conditions Envoy knows (`x-envoy-retry-on` and `x-envoy-retry-grpc-on`), which
+/// Istio's webhook accepts besides HTTP status codes.
+pub const RETRY_ON: &[&str] = &[
+    "5xx",
+    "gateway-error",
+    "reset",
+    "reset-before-request",
+    "connect-failure",
+    "envoy-ratelimited",
+    "retriable-4xx",
+    "refused-stream",
+    "retriable-status-codes",
+    "retriable-headers",
+    "http3-post-connect-failure",
+    "cancelled",
+    "deadline-exceeded",
+    "internal",
+    "resource-exhausted",
+    "unavailable",
+];
+
+/// Parses `retryOn`: comma-separated conditions from [`RETRY_ON`] or HTTP status codes.
+fn parse_retry_on(value: &str) -> Result<Vec<String>, ParseError> {
+    let mut out: Vec<String> = Vec::new();
+    for token in value.split(',').map(str::trim) {
+        let status = token
+            .parse::<u16>()
+            .is_ok_and(|code| (100..=599).contains(&code));
+        if token.is_empty() || !(status || RETRY_ON.contains(&token)) {
+            return Err(ParseError::new(format!(
+                "{} is not a retry condition; expected a comma-separated list of {} or HTTP \
+                 status codes (100 to 599)",
+                quoted(token),
+                RETRY_ON.join(", ")
+            )));
+        }
+        if !out.iter().any(|seen| seen == token) {
+            out.push(token.to_owned());
+        }
+    }
+    Ok(out)
 }
 
 /// Expose a path of a shared host, served by a Service of the team.
@@ -148,8 +199,8 @@ impl ApiRoute {
         self.timeout
     }
     /// Retry policy.
-    pub fn retries(&self) -> Option<Retries> {
-        self.retries
+    pub fn retries(&self) -> Option<&Retries> {
+        self.retries.as_ref()
     }
     /// The hand-made VirtualService (`namespace/name`) whose path this request takes over.
     pub fn adopts(&self) -> Option<&NamespacedName> {
@@ -191,6 +242,8 @@ pub(crate) struct RawRetries {
     attempts: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     per_try_timeout: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_on: Option<String>,
 }
 
 fn parse_api_route(f: &mut Fields, raw: RawApiRoute) -> Option<ApiRoute> {
@@ -247,18 +300,51 @@ fn parse_api_route(f: &mut Fields, raw: RawApiRoute) -> Option<ApiRoute> {
                 .per_try_timeout
                 .as_deref()
                 .map(|t| f.take("retries.perTryTimeout", Duration::parse(t)));
+            let retry_on = r
+                .retry_on
+                .as_deref()
+                .map(|on| f.take("retries.retryOn", parse_retry_on(on)));
             if attempts == Some(0) && per_try_timeout.is_some() {
                 f.problems.push(Problem::invalid(
                     "retries.perTryTimeout",
                     "needs retries.attempts of at least 1 (attempts: 0 turns retries off)",
                 ));
             }
+            if attempts == Some(0) && retry_on.is_some() {
+                f.problems.push(Problem::invalid(
+                    "retries.retryOn",
+                    "needs retries.attempts of at least 1 (attempts: 0 turns retries off)",
+                ));
+            }
+            if let (Some(attempts), Some(Some(per_try)), Some(Some(timeout))) =
+                (attempts, per_try_timeout, timeout)
+            {
+                let budget = per_try.as_millis().saturating_mul(u64::from(attempts) + 1);
+                if budget > timeout.as_millis() {
+                    f.problems.push(Problem::invalid(
+                        "retries.perTryTimeout",
+                        format!(
+                            "{per_try} per try × {} tries ({} attempt{} + the first) is {}ms, \
+                             longer than the route's timeout {timeout}: the later retries would \
+                             be cut short; make perTryTimeout at most {}ms, fewer attempts, or \
+                             the timeout longer",
+                            attempts + 1,
+                            attempts,
+                            if attempts == 1 { "" } else { "s" },
+                            budget,
+                            timeout.as_millis() / (u64::from(attempts) + 1)
+                        ),
+                    ));
+                }
+            }
             Some(
                 attempts
                     .zip(present(per_try_timeout))
-                    .map(|(attempts, per_try_timeout)| Retries {
+                    .zip(present(retry_on))
+                    .map(|((attempts, per_try_timeout), retry_on)| Retries {
                         attempts,
                         per_try_timeout,
+                        retry_on: retry_on.unwrap_or_default(),
                     }),
             )
         }
@@ -318,9 +404,10 @@ impl Kind for ApiRoute {
                 port: i64::from(self.target.port.get()),
             },
             timeout: self.timeout.map(|t| t.to_string()),
-            retries: self.retries.map(|x| RawRetries {
+            retries: self.retries.as_ref().map(|x| RawRetries {
                 attempts: i64::from(x.attempts),
                 per_try_timeout: x.per_try_timeout.map(|t| t.to_string()),
+                retry_on: (!x.retry_on.is_empty()).then(|| x.retry_on.join(",")),
             }),
             adopts: self.adopts.as_ref().map(ToString::to_string),
         }

@@ -1,5 +1,6 @@
 //! The public request format and its parsing into typed requests, one module per kind:
-//! [`api_route`] (`ApiRoute`), [`egress`] (`Egress`), [`onboarding`] (`Onboarding`).
+//! [`api_route`] (`ApiRoute`), [`egress`] (`Egress`), [`onboarding`] (`Onboarding`),
+//! [`mutual_tls`] (`MutualTls`), [`circuit_breaker`] (`CircuitBreaker`).
 //!
 //! The same shape arrives as YAML files (the CLI, the GitOps-minded user), as JSON from the API
 //! and the browser form, and as stored JSON in the database. [`parse_documents`] accepts a
@@ -17,11 +18,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub mod api_route;
+pub mod circuit_breaker;
 pub mod egress;
+pub mod mutual_tls;
 pub mod onboarding;
 
 pub use api_route::{ApiRoute, MAX_RETRY_ATTEMPTS, PathMatch, Retries, Target};
+pub use circuit_breaker::CircuitBreaker;
 pub use egress::{Egress, EgressPort, MAX_EGRESS_ADDRESSES, MAX_EGRESS_HOSTS, MAX_EGRESS_PORTS};
+pub use mutual_tls::MutualTls;
 pub use onboarding::Onboarding;
 
 use crate::names::{DnsLabel, ParseError};
@@ -125,9 +130,11 @@ request_kinds! {
     ApiRoute(ApiRoute),
     Egress(Egress),
     Onboarding(Onboarding),
+    MutualTls(MutualTls),
+    CircuitBreaker(CircuitBreaker),
 }
 
-/// `expected ApiRoute, Egress or Onboarding`.
+/// `expected ApiRoute, Egress, Onboarding, MutualTls or CircuitBreaker`.
 fn expected_kinds() -> String {
     match KIND_NAMES.split_last() {
         Some((last, [])) => (*last).to_owned(),

@@ -226,24 +226,7 @@ pub(crate) fn check(kind: &str, object: &Value, findings: &mut Vec<Finding>) {
     }
 }
 
-const RETRY_ON: &[&str] = &[
-    "5xx",
-    "gateway-error",
-    "reset",
-    "reset-before-request",
-    "connect-failure",
-    "envoy-ratelimited",
-    "retriable-4xx",
-    "refused-stream",
-    "retriable-status-codes",
-    "retriable-headers",
-    "http3-post-connect-failure",
-    "cancelled",
-    "deadline-exceeded",
-    "internal",
-    "resource-exhausted",
-    "unavailable",
-];
+use crate::request::api_route::RETRY_ON;
 
 fn virtual_service(out: &mut Out<'_>, spec: &Value, namespace: Option<&str>) {
     let hosts = strings(spec, "hosts");

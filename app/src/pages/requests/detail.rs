@@ -157,7 +157,7 @@ fn RequestBody(
                         " · " <a href=href id="request-history">
                             {match view.kind.as_str() {
                                 "Egress" => "History of this external host",
-                                "Onboarding" => "History of this namespace",
+                                "Onboarding" | "MutualTls" | "CircuitBreaker" => "History of this namespace",
                                 _ => "History of this route",
                             }}
                         </a>

@@ -39,6 +39,8 @@ pub fn kind_label(kind: &str) -> &'static str {
         "ApiRoute" => "API route",
         "Egress" => "Outbound traffic",
         "Onboarding" => "Namespace onboarding",
+        "MutualTls" => "Mutual TLS",
+        "CircuitBreaker" => "Circuit breaker",
         _ => "Request",
     }
 }

@@ -1,0 +1,3 @@
+-- Resilience and transport security become request kinds: MutualTls and CircuitBreaker.
+alter table requests drop constraint requests_kind_check;
+alter table requests add constraint requests_kind_check check (kind in ('ApiRoute', 'Egress', 'Onboarding', 'MutualTls', 'CircuitBreaker'));
