@@ -22,23 +22,41 @@ use std::process::ExitCode;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-const KINDS: [&str; 7] = [
-    "DestinationRule",
-    "Gateway",
-    "PeerAuthentication",
-    "ServiceEntry",
-    "ServiceMeshMember",
-    "Sidecar",
-    "VirtualService",
+/// The Istio (and OpenShift Service Mesh) kinds, every field kept.
+const KINDS: &[(&str, Option<&[&str]>)] = &[
+    ("AuthorizationPolicy", None),
+    ("DestinationRule", None),
+    ("Gateway", None),
+    ("PeerAuthentication", None),
+    ("RequestAuthentication", None),
+    ("ServiceEntry", None),
+    ("ServiceMeshMember", None),
+    ("Sidecar", None),
+    ("VirtualService", None),
+];
+
+/// With `--ecosystem`: the kinds of the tools the generated config talks to, with the `spec`
+/// fields Signalbox writes (all of them for Instrumentation, which it generates whole; for a
+/// Rollout and an Application only the parts it hands to people to merge).
+const ECOSYSTEM: &[(&str, Option<&[&str]>)] = &[
+    ("Application", Some(&["ignoreDifferences", "syncPolicy"])),
+    ("Instrumentation", None),
+    ("Rollout", Some(&["strategy"])),
 ];
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let kinds = if args.first().map(String::as_str) == Some("--ecosystem") {
+        args.remove(0);
+        ECOSYSTEM
+    } else {
+        KINDS
+    };
     let Some((output, inputs)) = args.split_last().filter(|(_, inputs)| !inputs.is_empty()) else {
-        eprintln!("usage: vendor_schemas CRDS.yaml... OUTPUT.json");
+        eprintln!("usage: vendor_schemas [--ecosystem] CRDS.yaml... OUTPUT.json");
         return ExitCode::from(2);
     };
-    match vendor(inputs, output) {
+    match vendor(kinds, inputs, output) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("vendor_schemas: {message}");
@@ -47,14 +65,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn vendor(inputs: &[String], output: &str) -> Result<(), String> {
+fn vendor(
+    wanted: &[(&str, Option<&[&str]>)],
+    inputs: &[String],
+    output: &str,
+) -> Result<(), String> {
     let mut kinds: BTreeMap<String, Value> = BTreeMap::new();
     for input in inputs {
-        read_crds(input, &mut kinds)?;
+        read_crds(wanted, input, &mut kinds)?;
     }
-    if kinds.len() != KINDS.len() {
+    if kinds.len() != wanted.len() {
+        let names: Vec<&str> = wanted.iter().map(|(kind, _)| *kind).collect();
         return Err(format!(
-            "expected the kinds {KINDS:?}, found {:?}",
+            "expected the kinds {names:?}, found {:?}",
             kinds.keys()
         ));
     }
@@ -76,16 +99,20 @@ fn vendor(inputs: &[String], output: &str) -> Result<(), String> {
     std::fs::write(output, json).map_err(|e| format!("{output}: {e}"))
 }
 
-fn read_crds(input: &str, kinds: &mut BTreeMap<String, Value>) -> Result<(), String> {
+fn read_crds(
+    wanted: &[(&str, Option<&[&str]>)],
+    input: &str,
+    kinds: &mut BTreeMap<String, Value>,
+) -> Result<(), String> {
     let text = std::fs::read_to_string(input).map_err(|e| format!("{input}: {e}"))?;
     for document in serde_norway::Deserializer::from_str(&text) {
         let crd = Value::deserialize(document).map_err(|e| format!("{input}: {e}"))?;
         let Some(kind) = crd.pointer("/spec/names/kind").and_then(Value::as_str) else {
             continue;
         };
-        if !KINDS.contains(&kind) {
+        let Some((_, kept)) = wanted.iter().find(|(name, _)| *name == kind) else {
             continue;
-        }
+        };
         let versions = crd
             .pointer("/spec/versions")
             .and_then(Value::as_array)
@@ -100,7 +127,19 @@ fn read_crds(input: &str, kinds: &mut BTreeMap<String, Value>) -> Result<(), Str
             let schema = version
                 .pointer("/schema/openAPIV3Schema")
                 .ok_or_else(|| format!("{kind} {name}: no openAPIV3Schema"))?;
-            let compact = compact(schema, true);
+            let mut compact = compact(schema, true);
+            // The envelope (apiVersion, kind, metadata) is checked apart from the schema.
+            if let Some(Value::Array(required)) = compact.get_mut("required") {
+                required.retain(|name| {
+                    !matches!(name.as_str(), Some("apiVersion" | "kind" | "metadata"))
+                });
+                if required.is_empty() {
+                    compact.as_object_mut().map(|m| m.remove("required"));
+                }
+            }
+            if let Some(kept) = kept {
+                keep_spec_fields(&mut compact, kept);
+            }
             match &shared {
                 None => shared = Some(compact),
                 Some(existing) if *existing == compact => {}
@@ -128,6 +167,19 @@ fn read_crds(input: &str, kinds: &mut BTreeMap<String, Value>) -> Result<(), Str
         }
     }
     Ok(())
+}
+
+/// Keeps only the named fields of `spec` (and only them among its required ones).
+fn keep_spec_fields(schema: &mut Value, kept: &[&str]) {
+    let Some(spec) = schema.pointer_mut("/properties/spec") else {
+        return;
+    };
+    if let Some(Value::Object(properties)) = spec.get_mut("properties") {
+        properties.retain(|name, _| kept.contains(&name.as_str()));
+    }
+    if let Some(Value::Array(required)) = spec.get_mut("required") {
+        required.retain(|name| name.as_str().is_some_and(|n| kept.contains(&n)));
+    }
 }
 
 /// Drops descriptions, replaces `status` at the top level and sorts keys so the output is stable.

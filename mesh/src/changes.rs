@@ -124,7 +124,7 @@ mod tests {
                     contents: (*contents).to_owned(),
                 })
                 .collect(),
-            warnings: Vec::new(),
+            ..Plan::default()
         }
     }
 

@@ -12,17 +12,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::MtlsMode;
-use crate::catalog::{Catalog, EgressMode, Environment, Team};
+use crate::catalog::{Catalog, EgressMode, Environment, MtlsMode, Team};
 use crate::leases::{Overlap, PathLeases};
-use crate::names::ServiceName;
-use crate::names::{Cidr, DnsLabel, EgressHost, Fqdn, Port, Protocol};
+use crate::names::{Cidr, DnsLabel, EgressHost, Fqdn, PathPrefix, Port, Protocol, ServiceName};
 use crate::observed::{Observations, Observed, ObservedPort};
 use crate::policy;
 use crate::problem::{Problem, ProblemKind};
 use crate::render::{self, HostGrant, IstioObject};
+use crate::request::traffic_split::Backend;
 use crate::request::{
     ApiRoute, CircuitBreaker, Egress, MutualTls, Onboarding, PathMatch, Request, RequestKind,
+    TrafficSplit,
 };
 use crate::validate::{Severity, validate_object};
 
@@ -42,6 +42,23 @@ pub struct Plan {
     pub files: Vec<RenderedFile>,
     /// Warnings Istio would show on apply (accepted, but worth a look).
     pub warnings: Vec<Problem>,
+    /// What people do outside the pull request for the requests to work (a Rollout's traffic
+    /// routing, the annotations of a Deployment), shown with the request.
+    #[serde(default)]
+    pub guidance: Vec<Guidance>,
+}
+
+/// Something a person does outside the pull request, with the exact YAML.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Guidance {
+    /// The request it is for (its origin), when it is for one.
+    pub source: Option<String>,
+    /// What to change, in a few words: `Argo Rollout orders in team-a`.
+    pub title: String,
+    /// Why and how.
+    pub text: String,
+    /// The YAML to apply or merge.
+    pub yaml: String,
 }
 
 impl Plan {
@@ -114,16 +131,29 @@ struct State<'a> {
     workload_mtls: BTreeMap<(DnsLabel, DnsLabel, DnsLabel), (&'a MutualTls, Contribution<'a>)>,
     /// Circuit breakers by (environment, namespace, Service): one per Service host.
     breakers: BTreeMap<(DnsLabel, DnsLabel, ServiceName), (&'a CircuitBreaker, Contribution<'a>)>,
+    /// Traffic splits by (environment, host, path) of their route: one per route.
+    splits: BTreeMap<(DnsLabel, Fqdn, PathPrefix), (&'a TrafficSplit, Contribution<'a>)>,
 }
 
-/// Granted onboardings first: the namespaces they bring are held before any route or grant in
-/// them is added.
+/// The parts of a Service's one DestinationRule, from every request about the Service.
+#[derive(Default)]
+struct RuleParts<'a> {
+    breaker: Option<&'a CircuitBreaker>,
+    subsets: Vec<render::Subset>,
+    callers: BTreeSet<&'a DnsLabel>,
+    touched: bool,
+}
+
+/// Granted requests in the order they build on each other: onboardings first (the namespaces
+/// they bring are held before any route or grant in them is added), traffic splits last (after
+/// the routes they split).
 fn onboardings_first(granted: &[Request]) -> impl Iterator<Item = &Request> {
-    let onboarding = |r: &&Request| matches!(r.kind(), RequestKind::Onboarding(_));
-    granted
-        .iter()
-        .filter(onboarding)
-        .chain(granted.iter().filter(move |r| !onboarding(r)))
+    let rank = |r: &Request| match r.kind() {
+        RequestKind::Onboarding(_) => 0,
+        RequestKind::TrafficSplit(_) => 2,
+        _ => 1,
+    };
+    (0..3).flat_map(move |n| granted.iter().filter(move |r| rank(r) == n))
 }
 
 /// Checks the new requests and renders the pull request for them.
@@ -275,6 +305,7 @@ impl<'a> State<'a> {
             mtls: BTreeMap::new(),
             workload_mtls: BTreeMap::new(),
             breakers: BTreeMap::new(),
+            splits: BTreeMap::new(),
         }
     }
 
@@ -312,11 +343,167 @@ impl<'a> State<'a> {
                 if is_new {
                     self.check_held(request, "namespace", problems);
                     self.check_in_mesh(request, "namespace", problems);
-                    self.check_observed_service(breaker, problems);
+                    self.check_observed_service(
+                        breaker.environment(),
+                        breaker.namespace(),
+                        breaker.service(),
+                        "service",
+                        problems,
+                    );
                 }
                 self.add_breaker(breaker, contribution, problems);
             }
+            RequestKind::TrafficSplit(split) => {
+                if is_new {
+                    self.check_held(request, "namespace", problems);
+                    for (side, field) in [(split.stable(), "stable"), (split.canary(), "canary")] {
+                        if let Backend::Service(service) = side.backend() {
+                            self.check_observed_service(
+                                split.environment(),
+                                split.namespace(),
+                                service,
+                                &format!("{field}.service"),
+                                problems,
+                            );
+                        }
+                    }
+                }
+                self.add_split(split, contribution, problems);
+            }
         }
+    }
+
+    fn add_split(
+        &mut self,
+        split: &'a TrafficSplit,
+        contribution: Contribution<'a>,
+        problems: &mut Vec<Problem>,
+    ) {
+        let (env, host, path) = (split.environment(), split.host(), split.path());
+        let lease = self
+            .leases
+            .get(&(env.clone(), host.clone()))
+            .and_then(|leases| {
+                leases
+                    .in_routing_order()
+                    .into_iter()
+                    .find(|lease| lease.path == *path)
+            });
+        let Some(lease) = lease else {
+            // A granted split whose route was removed splits nothing: it renders nothing. (The
+            // whole state renders every request as new.)
+            if contribution.is_new && !self.touch_all {
+                let mine: Vec<String> = self
+                    .leases
+                    .get(&(env.clone(), host.clone()))
+                    .map(|leases| {
+                        leases
+                            .in_routing_order()
+                            .into_iter()
+                            .filter(|lease| lease.owner == *split.team())
+                            .map(|lease| lease.path.to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                problems.push(Problem::policy(
+                    "path",
+                    format!(
+                        "team {} has no route {host}{path} in {env} to split; {}",
+                        split.team(),
+                        if mine.is_empty() {
+                            "ask for the route (kind ApiRoute) first".to_owned()
+                        } else {
+                            format!("its routes on {host} are {}", mine.join(", "))
+                        }
+                    ),
+                ));
+            }
+            return;
+        };
+        let route = lease.value.0;
+        if lease.owner != *split.team() {
+            problems.push(Problem::policy(
+                "path",
+                format!(
+                    "{host}{path} is team {}'s route in {env}; a team splits only its own routes",
+                    lease.owner
+                ),
+            ));
+            return;
+        }
+        let target = route.target();
+        if target.namespace() != split.namespace() {
+            problems.push(Problem::invalid(
+                "namespace",
+                format!(
+                    "the route {host}{path} sends its traffic to namespace {}; give namespace: {}",
+                    target.namespace(),
+                    target.namespace()
+                ),
+            ));
+            return;
+        }
+        let key = (env.clone(), host.clone(), path.clone());
+        if let Some((_, earlier)) = self.splits.get(&key) {
+            problems.push(Problem::new(
+                ProblemKind::Conflict,
+                "path",
+                format!(
+                    "the route {host}{path} is already split in {env} ({}); a route has one \
+                     split, so ask to remove that request first, then ask for the new one",
+                    Self::held_by_request(earlier)
+                ),
+            ));
+            return;
+        }
+        if split.by_subset() {
+            // Splits of other routes to the same Service share its DestinationRule: a subset
+            // name means the same pods everywhere.
+            let mine = render::split_subsets(split);
+            for (other, earlier) in self.splits.values() {
+                if other.environment() != env || !other.by_subset() {
+                    continue;
+                }
+                let Some(other_route) = self
+                    .leases
+                    .get(&(env.clone(), other.host().clone()))
+                    .and_then(|leases| {
+                        leases
+                            .in_routing_order()
+                            .into_iter()
+                            .find(|lease| lease.path == *other.path())
+                            .map(|lease| lease.value.0)
+                    })
+                else {
+                    continue;
+                };
+                if other_route.target().namespace() != target.namespace()
+                    || other_route.target().service() != target.service()
+                {
+                    continue;
+                }
+                for theirs in render::split_subsets(other) {
+                    if let Some(ours) = mine.iter().find(|s| s.name == theirs.name)
+                        && ours.labels != theirs.labels
+                    {
+                        problems.push(Problem::new(
+                            ProblemKind::Conflict,
+                            "canary.subset",
+                            format!(
+                                "subset {} of Service {} already selects other labels ({}, \
+                                 {}); use the same labels, or another subset name",
+                                theirs.name,
+                                target.service(),
+                                other.summary_line(),
+                                Self::held_by_request(earlier)
+                            ),
+                        ));
+                        return;
+                    }
+                }
+            }
+        }
+        self.splits.insert(key, (split, contribution));
     }
 
     /// How an earlier request holding the same setting is named in a conflict.
@@ -407,13 +594,19 @@ impl<'a> State<'a> {
         self.breakers.insert(key, (breaker, contribution));
     }
 
-    /// A circuit breaker's Service exists in the cluster, where it could be read.
-    fn check_observed_service(&self, breaker: &CircuitBreaker, problems: &mut Vec<Problem>) {
-        let env = breaker.environment();
+    /// A Service a request names exists in the cluster, where it could be read.
+    fn check_observed_service(
+        &self,
+        env: &DnsLabel,
+        namespace: &DnsLabel,
+        service: &ServiceName,
+        field: &str,
+        problems: &mut Vec<Problem>,
+    ) {
         let Some(observed) = self.observed(env) else {
             return;
         };
-        let namespace = breaker.namespace().as_str();
+        let namespace = namespace.as_str();
         if !observed.namespaces.contains_key(namespace) {
             return;
         }
@@ -421,12 +614,11 @@ impl<'a> State<'a> {
             .services_in(namespace)
             .map(|(name, _)| name)
             .collect();
-        if !services.contains(&breaker.service().as_str()) {
+        if !services.contains(&service.as_str()) {
             problems.push(Problem::policy(
-                "service",
+                field,
                 format!(
-                    "there is no Service {} in namespace {namespace} in {env}; {}",
-                    breaker.service(),
+                    "there is no Service {service} in namespace {namespace} in {env}; {}",
                     if services.is_empty() {
                         "the namespace runs no Services yet".to_owned()
                     } else {
@@ -907,11 +1099,81 @@ impl<'a> State<'a> {
             .chain(self.mtls.keys().map(|(env, _)| env))
             .chain(self.workload_mtls.keys().map(|(env, _, _)| env))
             .chain(self.breakers.keys().map(|(env, _, _)| env))
+            .chain(self.splits.keys().map(|(env, _, _)| env))
             .collect()
+    }
+
+    /// What a team does outside the pull request for a split under Argo Rollouts: its Rollout's
+    /// traffic routing, and (once per plan) the environment's Argo CD Application.
+    fn split_guidance(
+        &self,
+        env: &Environment,
+        route: &ApiRoute,
+        split: &TrafficSplit,
+        contribution: &Contribution,
+        guidance: &mut Vec<Guidance>,
+    ) {
+        let Some(rollout) = split.rollout() else {
+            return;
+        };
+        if !(self.touch_all || contribution.is_new) {
+            return;
+        }
+        let object = serde_json::json!({
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Rollout",
+            "metadata": {"name": rollout.to_string(), "namespace": split.namespace().to_string()},
+            "spec": {"strategy": render::rollout_strategy(route, split)},
+        });
+        guidance.push(Guidance {
+            source: contribution.origin.map(str::to_owned),
+            title: format!("Argo Rollout {rollout} in {}", split.namespace()),
+            text: format!(
+                "Merge this strategy into the Rollout {rollout} your team deploys in {}: Argo \
+                 Rollouts then moves the weights of the route {}{} in the team's delegate \
+                 VirtualService during a release, and sets stable back to 100 when it ends. \
+                 Signalbox keeps the route, {} and the subsets; the Rollout keeps its own pod \
+                 template.",
+                split.namespace(),
+                split.host(),
+                split.path(),
+                if split.by_subset() {
+                    "the DestinationRule"
+                } else {
+                    "the Services"
+                }
+            ),
+            yaml: serde_norway::to_string(&object).expect("a Rollout serializes"),
+        });
+        let application = env
+            .cluster
+            .as_ref()
+            .and_then(|c| c.application.clone())
+            .unwrap_or_else(|| format!("the Argo CD Application of {}", env.name));
+        if !guidance
+            .iter()
+            .any(|g| g.title.starts_with("Argo CD Application"))
+        {
+            guidance.push(Guidance {
+                source: None,
+                title: format!("Argo CD Application {application}"),
+                text: "Argo Rollouts moves weights that the repository holds at stable 100: the \
+                       environment's Application ignores the weights of the routes named \
+                       *-rollout and respects that on sync, or each sync would undo a release in \
+                       flight. The Applications in deploy/argocd carry this; merge it into yours \
+                       once."
+                    .to_owned(),
+                yaml: serde_norway::to_string(&serde_json::json!({
+                    "spec": render::application_ignore_differences()
+                }))
+                .expect("an Application fragment serializes"),
+            });
+        }
     }
 
     /// Renders every object of the state, marking those a new request contributes to.
     fn render(self) -> Result<Plan, Vec<Problem>> {
+        let mut guidance: Vec<Guidance> = Vec::new();
         let mut objects: Vec<(&Environment, IstioObject, bool)> = Vec::new();
         // Namespaces whose delegate a new request changes: their folder's kustomization lists
         // the baseline Sidecar, so the pull request carries it too.
@@ -927,13 +1189,19 @@ impl<'a> State<'a> {
                 host_touched,
             ));
             let held = render::held_matches(routes.iter().copied());
-            let mut by_namespace: BTreeMap<&DnsLabel, (Vec<&ApiRoute>, bool)> = BTreeMap::new();
+            type Routed<'r> = (&'r ApiRoute, Option<&'r TrafficSplit>);
+            let mut by_namespace: BTreeMap<&DnsLabel, (Vec<Routed>, bool)> = BTreeMap::new();
             for lease in &ordered {
-                let entry = by_namespace
-                    .entry(lease.value.0.target().namespace())
-                    .or_default();
-                entry.0.push(lease.value.0);
-                entry.1 |= lease.value.1.is_new;
+                let route = lease.value.0;
+                let split =
+                    self.splits
+                        .get(&(env_name.clone(), host.clone(), route.path().clone()));
+                let entry = by_namespace.entry(route.target().namespace()).or_default();
+                entry.0.push((route, split.map(|(split, _)| *split)));
+                entry.1 |= lease.value.1.is_new || split.is_some_and(|(_, c)| c.is_new);
+                if let Some((split, contribution)) = split {
+                    self.split_guidance(env, route, split, contribution, &mut guidance);
+                }
             }
             for (namespace, (routes, touched)) in by_namespace {
                 if touched {
@@ -1069,37 +1337,59 @@ impl<'a> State<'a> {
                 objects.push((env, object, self.touch_all || contribution.is_new));
             }
         }
+        // Each Service's one DestinationRule: its circuit breaker and the subsets of the splits
+        // of routes to it. The limits run in the callers' sidecars and the subsets are resolved
+        // where the route is: the ingress gateway calls a Service one of the environment's
+        // routes targets.
+        let mut rules: BTreeMap<(&DnsLabel, &DnsLabel, &ServiceName), RuleParts> = BTreeMap::new();
         for ((env_name, namespace, service), (breaker, contribution)) in &self.breakers {
-            let env = self.environment(env_name);
-            // The limits run in the callers' sidecars: the ingress gateway calls the Service
-            // when one of the environment's routes targets it.
-            let routed: Vec<&Contribution> = self
-                .leases
-                .iter()
-                .filter(|((e, _), _)| e == env_name)
-                .flat_map(|(_, leases)| leases.in_routing_order())
-                .filter(|lease| {
-                    let target = lease.value.0.target();
-                    target.namespace() == namespace && target.service() == service
-                })
-                .map(|lease| &lease.value.1)
-                .collect();
-            let mut callers: BTreeSet<&DnsLabel> = breaker.callers().iter().collect();
-            let gateway_namespace = env.ingress_gateway.namespace();
-            if !routed.is_empty() {
-                callers.insert(gateway_namespace);
+            let parts = rules.entry((env_name, namespace, service)).or_default();
+            parts.breaker = Some(breaker);
+            parts.callers.extend(breaker.callers());
+            parts.touched |= contribution.is_new;
+        }
+        for ((env_name, _), leases) in &self.leases {
+            for lease in leases.in_routing_order() {
+                let (route, route_contribution) = &lease.value;
+                let target = route.target();
+                let split = self.splits.get(&(
+                    env_name.clone(),
+                    route.host().clone(),
+                    route.path().clone(),
+                ));
+                let by_subset = split.filter(|(split, _)| split.by_subset());
+                let key = (env_name, target.namespace(), target.service());
+                if by_subset.is_none() && !rules.contains_key(&key) {
+                    continue;
+                }
+                let gateway_namespace = self.environment(env_name).ingress_gateway.namespace();
+                let parts = rules.entry(key).or_default();
+                parts.callers.insert(gateway_namespace);
+                parts.touched |= route_contribution.is_new;
+                if let Some((split, contribution)) = by_subset {
+                    for subset in render::split_subsets(split) {
+                        if !parts.subsets.iter().any(|s| s.name == subset.name) {
+                            parts.subsets.push(subset);
+                        }
+                    }
+                    parts.touched |= contribution.is_new;
+                }
             }
-            let touched = self.touch_all || contribution.is_new || routed.iter().any(|c| c.is_new);
+        }
+        for ((env_name, namespace, service), mut parts) in rules {
+            let env = self.environment(env_name);
+            parts.subsets.sort_by(|a, b| a.name.cmp(&b.name));
             objects.push((
                 env,
                 render::service_destination_rule(
                     env,
                     namespace,
                     service,
-                    Some(render::TrafficPolicy::of(breaker)),
-                    &callers,
+                    parts.breaker.map(render::TrafficPolicy::of),
+                    parts.subsets,
+                    &parts.callers,
                 ),
-                touched,
+                self.touch_all || parts.touched,
             ));
         }
         for (env_name, (hosts, touched)) in gateway_hosts {
@@ -1121,7 +1411,9 @@ impl<'a> State<'a> {
         } else {
             BTreeSet::new()
         };
-        finish(objects, &roots)
+        let mut plan = finish(objects, &roots)?;
+        plan.guidance = guidance;
+        Ok(plan)
     }
 
     /// Every namespace held in an environment, with its team and whether a new onboarding
@@ -1297,5 +1589,6 @@ fn finish(
             .map(|(path, contents)| RenderedFile { path, contents })
             .collect(),
         warnings,
+        guidance: Vec::new(),
     })
 }

@@ -27,6 +27,8 @@ pub fn check(catalog: &Catalog, request: &Request) -> Result<(), Vec<Problem>> {
             }
             RequestKind::MutualTls(mtls) => check_mtls(env, mtls, &mut problems),
             RequestKind::CircuitBreaker(breaker) => check_breaker(breaker, &mut problems),
+            // A split is checked against its route, which the plan knows.
+            RequestKind::TrafficSplit(_) => {}
         }
     }
     if problems.is_empty() {

@@ -34,7 +34,8 @@ use crate::catalog::MtlsMode;
 use crate::catalog::{EgressGateway, Environment, Membership, Team};
 use crate::names::ServiceName;
 use crate::names::{Cidr, DnsLabel, EgressHost, Fqdn, Port, Protocol};
-use crate::request::{ApiRoute, CircuitBreaker, MutualTls, PathMatch};
+use crate::request::traffic_split::Backend;
+use crate::request::{ApiRoute, CircuitBreaker, MutualTls, PathMatch, TrafficSplit};
 
 /// Label put on every generated object so inventories can tell Signalbox's objects apart.
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "signalbox");
@@ -325,6 +326,9 @@ pub struct Delegate {
 pub struct RouteDestination {
     /// Where to.
     pub destination: Destination,
+    /// Share of the traffic, in percent (only with several destinations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u8>,
 }
 
 /// A destination host, subset and port.
@@ -606,6 +610,9 @@ impl TrafficPolicy {
 pub struct Subset {
     /// Name.
     pub name: String,
+    /// The pods' labels.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The ports granted for one external host in one namespace, and how it is reached.
@@ -806,6 +813,7 @@ pub fn root_virtual_service(env: &Environment, host: &Fqdn, routes: &[&ApiRoute]
                     number: platform.port.get(),
                 },
             },
+            weight: None,
         }],
         ..HttpRoute::default()
     });
@@ -852,27 +860,13 @@ pub fn delegate_virtual_service(
     env: &Environment,
     host: &Fqdn,
     namespace: &DnsLabel,
-    routes: &[&ApiRoute],
+    routes: &[(&ApiRoute, Option<&TrafficSplit>)],
     held: &HeldMatches,
 ) -> IstioObject {
     let mut http = Vec::new();
-    for route in routes {
-        let target = route.target();
-        let destination = RouteDestination {
-            destination: Destination {
-                host: format!(
-                    "{}.{}.svc.cluster.local",
-                    target.service(),
-                    target.namespace()
-                ),
-                subset: None,
-                port: PortSelector {
-                    number: target.port().get(),
-                },
-            },
-        };
+    for (route, split) in routes {
         let template = HttpRoute {
-            route: vec![destination],
+            route: route_destinations(route, *split),
             timeout: route.timeout().map(|t| t.to_istio()),
             retries: route.retries().map(|r| HttpRetry {
                 attempts: r.attempts(),
@@ -886,10 +880,10 @@ pub fn delegate_virtual_service(
             // More specific leases take every request of this one (see the root).
             continue;
         }
-        let name = route_name(route);
+        let (name, suffix) = delegate_route_name(route, *split);
         if route.rewrite().is_none() {
             http.push(HttpRoute {
-                name: Some(name),
+                name: Some(format!("{name}{suffix}")),
                 matches: matches
                     .into_iter()
                     .map(|(uri, _)| HttpMatch { uri })
@@ -900,9 +894,9 @@ pub fn delegate_virtual_service(
             for (i, (uri, rewrite)) in matches.into_iter().enumerate() {
                 // The exact path and the paths below it rewrite differently: two routes.
                 let name = if i == 0 {
-                    name.clone()
+                    format!("{name}{suffix}")
                 } else {
-                    format!("{name}-below")
+                    format!("{name}-below{suffix}")
                 };
                 http.push(HttpRoute {
                     name: Some(name),
@@ -923,6 +917,134 @@ pub fn delegate_virtual_service(
             ..VirtualServiceSpec::default()
         }),
     )
+}
+
+/// The suffix of the delegate routes whose weights Argo Rollouts moves: the environment's Argo
+/// CD Application ignores the weights of exactly these routes (see
+/// [`application_ignore_differences`]).
+pub const ROLLOUT_ROUTE_SUFFIX: &str = "-rollout";
+
+/// A delegate route's name and the suffix its names carry (`-rollout` under Argo Rollouts).
+fn delegate_route_name(route: &ApiRoute, split: Option<&TrafficSplit>) -> (String, &'static str) {
+    let suffix = match split {
+        Some(split) if split.rollout().is_some() => ROLLOUT_ROUTE_SUFFIX,
+        _ => "",
+    };
+    (route_name(route), suffix)
+}
+
+/// The names of the delegate routes a route renders to (two with a rewrite: the exact path and
+/// the paths below it), as a Rollout names them.
+pub fn delegate_route_names(route: &ApiRoute, split: Option<&TrafficSplit>) -> Vec<String> {
+    let (name, suffix) = delegate_route_name(route, split);
+    let mut names = vec![format!("{name}{suffix}")];
+    if route.rewrite().is_some() && route.path_match() == PathMatch::Prefix {
+        names.push(format!("{name}-below{suffix}"));
+    }
+    names
+}
+
+/// The in-cluster host of a Service.
+pub fn service_host(namespace: &DnsLabel, service: &ServiceName) -> String {
+    format!("{service}.{namespace}.svc.cluster.local")
+}
+
+/// Where a route sends its traffic: its Service, or the two sides of its split with their weights.
+fn route_destinations(route: &ApiRoute, split: Option<&TrafficSplit>) -> Vec<RouteDestination> {
+    let target = route.target();
+    let destination =
+        |service: &ServiceName, subset: Option<String>, weight: Option<u8>| RouteDestination {
+            destination: Destination {
+                host: service_host(target.namespace(), service),
+                subset,
+                port: PortSelector {
+                    number: target.port().get(),
+                },
+            },
+            weight,
+        };
+    let Some(split) = split else {
+        return vec![destination(target.service(), None, None)];
+    };
+    [split.stable(), split.canary()]
+        .into_iter()
+        .map(|side| match side.backend() {
+            Backend::Subset { name, .. } => destination(
+                target.service(),
+                Some(name.to_string()),
+                Some(side.weight()),
+            ),
+            Backend::Service(service) => destination(service, None, Some(side.weight())),
+        })
+        .collect()
+}
+
+/// The subsets a split by subsets defines in its Service's DestinationRule.
+pub fn split_subsets(split: &TrafficSplit) -> Vec<Subset> {
+    [split.stable(), split.canary()]
+        .into_iter()
+        .filter_map(|side| match side.backend() {
+            Backend::Subset { name, labels } => Some(Subset {
+                name: name.to_string(),
+                labels: labels.clone(),
+            }),
+            Backend::Service(_) => None,
+        })
+        .collect()
+}
+
+/// The `spec.strategy` a team's Rollout needs for Argo Rollouts to move a split's weights: the
+/// team's delegate VirtualService and its named routes (Rollouts cannot reach destinations behind
+/// the root's `delegate`), and the DestinationRule with its subsets, or the two Services.
+pub fn rollout_strategy(route: &ApiRoute, split: &TrafficSplit) -> serde_json::Value {
+    let virtual_service = serde_json::json!({
+        "name": host_stem(route.host()),
+        "routes": delegate_route_names(route, Some(split)),
+    });
+    let side_name = |side: &crate::request::traffic_split::Side| match side.backend() {
+        Backend::Subset { name, .. } => name.to_string(),
+        Backend::Service(service) => service.to_string(),
+    };
+    let mut istio = serde_json::Map::new();
+    istio.insert("virtualService".into(), virtual_service);
+    let mut canary = serde_json::Map::new();
+    if split.by_subset() {
+        istio.insert(
+            "destinationRule".into(),
+            serde_json::json!({
+                "name": route.target().service().to_string(),
+                "canarySubsetName": side_name(split.canary()),
+                "stableSubsetName": side_name(split.stable()),
+            }),
+        );
+    } else {
+        canary.insert("canaryService".into(), side_name(split.canary()).into());
+        canary.insert("stableService".into(), side_name(split.stable()).into());
+    }
+    canary.insert(
+        "trafficRouting".into(),
+        serde_json::json!({ "istio": istio }),
+    );
+    serde_json::json!({ "canary": canary })
+}
+
+/// What the Argo CD Application of an environment needs so that the weights Argo Rollouts moves
+/// are not reverted on the next sync: `ignoreDifferences` on the weights of the routes named
+/// `*-rollout`, respected on sync. The same for every environment, so it is set once (the
+/// Applications in `deploy/argocd` carry it).
+pub fn application_ignore_differences() -> serde_json::Value {
+    serde_json::json!({
+        "ignoreDifferences": [{
+            "group": "networking.istio.io",
+            "kind": "VirtualService",
+            "jqPathExpressions": [format!(
+                ".spec.http[] | select(.name | endswith(\"{ROLLOUT_ROUTE_SUFFIX}\")) | .route[].weight"
+            )],
+        }],
+        "syncPolicy": {
+            "syncOptions": ["RespectIgnoreDifferences=true"],
+        },
+    })
 }
 
 /// The ServiceEntry for one external host of a namespace.
@@ -1112,6 +1234,7 @@ pub fn service_destination_rule(
     namespace: &DnsLabel,
     service: &ServiceName,
     traffic_policy: Option<TrafficPolicy>,
+    subsets: Vec<Subset>,
     callers: &BTreeSet<&DnsLabel>,
 ) -> IstioObject {
     let mut export_to = vec![".".to_owned()];
@@ -1126,10 +1249,10 @@ pub fn service_destination_rule(
         "DestinationRule",
         metadata(service.to_string(), namespace.as_str()),
         Spec::DestinationRule(DestinationRuleSpec {
-            host: format!("{service}.{namespace}.svc.cluster.local"),
+            host: service_host(namespace, service),
             export_to,
             traffic_policy,
-            subsets: Vec::new(),
+            subsets,
         }),
     )
 }
@@ -1232,6 +1355,7 @@ pub fn egress_virtual_service(
                         number: gateway.port.get(),
                     },
                 },
+                weight: None,
             }],
         });
         tls.push(TlsRoute {
@@ -1246,6 +1370,7 @@ pub fn egress_virtual_service(
                     subset: None,
                     port: PortSelector { number: port.get() },
                 },
+                weight: None,
             }],
         });
     }
@@ -1279,6 +1404,7 @@ pub fn egress_destination_rule(
             traffic_policy: None,
             subsets: vec![Subset {
                 name: EGRESS_SUBSET.to_owned(),
+                labels: BTreeMap::new(),
             }],
         }),
     )

@@ -112,9 +112,9 @@ fn missing_fields_and_kinds_are_named() {
     assert_eq!(problems[0].field, "kind");
     let problems = parse_documents("r.yaml", "kind: Route\n").unwrap_err();
     assert!(
-        problems[0]
-            .message
-            .contains("expected ApiRoute, Egress, Onboarding, MutualTls or CircuitBreaker"),
+        problems[0].message.contains(
+            "expected ApiRoute, Egress, Onboarding, MutualTls, CircuitBreaker or TrafficSplit"
+        ),
         "{problems:?}"
     );
 }

@@ -72,6 +72,13 @@ fn render(args: &RenderArgs) -> Result<(), Failure> {
     for warning in &plan.warnings {
         eprintln!("warning: {warning}");
     }
+    // What people do outside the pull request, with the YAML to merge.
+    for guidance in &plan.guidance {
+        eprintln!("\nnote: {}: {}", guidance.title, guidance.text);
+        for line in guidance.yaml.lines() {
+            eprintln!("  {line}");
+        }
+    }
 
     let Some(dir) = &args.out else {
         print!("{}", plan.to_multi_document_yaml());

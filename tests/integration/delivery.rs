@@ -1215,6 +1215,42 @@ async fn mutual_tls_and_a_circuit_breaker_are_reviewed_stored_and_delivered() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_canary_under_argo_rollouts_shows_the_team_what_to_merge_on_its_page() {
+    let app = TestApp::spawn().await;
+    approved(&app, route("team-a", "/orders")).await;
+    let split = mesh::Request::from_value(&serde_json::json!({
+        "kind": "TrafficSplit", "environment": "dev", "team": "team-a",
+        "host": "api.dev.example.com", "path": "/orders", "namespace": "team-a",
+        "rollout": "orders",
+        "stable": {"subset": "stable"}, "canary": {"subset": "canary"}
+    }))
+    .expect("a valid split");
+    let id = submitted(&app, split).await.expect("submitted");
+    app.sign_in_as("alice").await;
+    let page = app
+        .get(&format!("/requests/{id}"))
+        .await
+        .text()
+        .await
+        .expect("the request page");
+    for expected in [
+        "Outside the pull request",
+        "Argo Rollout orders in team-a",
+        "canarySubsetName: canary",
+        "RespectIgnoreDifferences=true",
+        "destinationrule-orders.yaml",
+    ] {
+        assert!(page.contains(expected), "{expected} in the page");
+    }
+    // The split's history is its route's.
+    assert!(
+        page.contains("History of this route"),
+        "the page links the route's history"
+    );
+    app.stop().await;
+}
+
 /// Makes every observe job due now, as the next look would.
 async fn observe_now(app: &TestApp) {
     sqlx::query("update jobs set run_after = now() where kind = 'observe' and done_at is null")

@@ -240,3 +240,61 @@ fn render_onboards_a_namespace_and_routes_to_it_in_one_run() {
         "{stderr}"
     );
 }
+
+#[test]
+fn render_accepts_the_resilience_and_security_kinds_and_prints_what_to_merge() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let granted = write(dir.path(), "route.yaml", ROUTE);
+    let request = write(
+        dir.path(),
+        "canary.yaml",
+        "kind: TrafficSplit\nenvironment: prod\nteam: team-a\nhost: api.prod.example.com\n\
+         path: /orders/v1\nnamespace: team-a\nrollout: orders\n\
+         stable: {subset: stable}\ncanary: {subset: canary}\n\
+         ---\nkind: CircuitBreaker\nenvironment: prod\nteam: team-a\nnamespace: team-a\n\
+         service: orders\noutlierDetection: {consecutive5xxErrors: 5, maxEjectionPercent: 50}\n\
+         ---\nkind: MutualTls\nenvironment: prod\nteam: team-a\nnamespace: team-a\nmode: STRICT\n",
+    );
+
+    let output = signalbox(&[
+        "render",
+        "--config",
+        &config(),
+        "--granted",
+        &granted,
+        &request,
+    ]);
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    assert!(
+        stdout.contains("# file: prod/team-a/destinationrule-orders.yaml"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("consecutive5xxErrors: 5"), "{stdout}");
+    assert!(stdout.contains("subset: canary"), "{stdout}");
+    assert!(stdout.contains("-rollout"), "{stdout}");
+    // What the team merges into its Rollout, and the Application's ignoreDifferences.
+    assert!(
+        stderr.contains("note: Argo Rollout orders in team-a"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("canarySubsetName: canary"), "{stderr}");
+    assert!(stderr.contains("RespectIgnoreDifferences=true"), "{stderr}");
+
+    // A refusal names the file, the field and what is accepted.
+    let bad = write(
+        dir.path(),
+        "bad.yaml",
+        "kind: CircuitBreaker\nenvironment: prod\nteam: team-a\nnamespace: team-a\n\
+         service: orders\nconnectionPool: {tcp: {maxConnections: 0}}\n",
+    );
+    let output = signalbox(&["render", "--config", &config(), &bad]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bad.yaml") && stderr.contains("connectionPool.tcp.maxConnections"),
+        "{stderr}"
+    );
+}

@@ -76,6 +76,10 @@ pub struct RequestView {
     pub timeline: Vec<TimelineEntry>,
     /// The files the pull request changes, each with its diff.
     pub files: Vec<mesh::changes::FileChange>,
+    /// What the team does outside the pull request (a Rollout's traffic routing, the
+    /// annotations of a Deployment).
+    #[serde(default)]
+    pub guidance: Vec<mesh::plan::Guidance>,
     /// Problems found checking the request against what is granted now.
     pub problems: Vec<mesh::Problem>,
     /// Why the viewer may not decide, when they may not (`None`: the decision box shows).

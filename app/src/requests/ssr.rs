@@ -733,7 +733,7 @@ pub async fn load_request(
     let request = mesh::Request::from_value(&record.payload)
         .map_err(|p| errors::internal(format!("stored request {id}: {p:?}")))?
         .with_origin(format!("request {id}"));
-    let (files, problems) = files_changed(backend, record, &request).await?;
+    let (files, problems, guidance) = files_changed(backend, record, &request).await?;
     let me = actor(user);
     let decide_block = if record.state != "submitted" {
         Some(String::new())
@@ -875,6 +875,7 @@ pub async fn load_request(
             })
             .collect(),
         files,
+        guidance,
         problems,
         decide_block,
         may_withdraw: record.state == "submitted"
@@ -901,13 +902,20 @@ fn capitalise(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The files the request's pull request changes: the repository's state with what is granted
-/// (the grant it changes or removes included) against the state with this request applied.
+/// What the request's pull request changes: the repository's state with what is granted (the
+/// grant it changes or removes included) against the state with this request applied, and what
+/// its team does outside the pull request.
+type Changed = (
+    Vec<mesh::changes::FileChange>,
+    Vec<Problem>,
+    Vec<mesh::plan::Guidance>,
+);
+
 async fn files_changed(
     backend: &backend::Backend,
     record: &workflow::RequestRecord,
     request: &mesh::Request,
-) -> Result<(Vec<mesh::changes::FileChange>, Vec<Problem>), ServerFnError> {
+) -> Result<Changed, ServerFnError> {
     let claims = workflow::existing_claims(&backend.pool, &record.environment)
         .await
         .map_err(errors::internal)?;
@@ -938,8 +946,28 @@ async fn files_changed(
         mesh::render_state(catalog, &before),
         mesh::render_state(catalog, &after),
     ) {
-        (Ok(before), Ok(after)) => Ok((mesh::changes::changes(&before, &after), Vec::new())),
-        (Err(problems), _) | (_, Err(problems)) => Ok((Vec::new(), problems)),
+        (Ok(before), Ok(after)) => {
+            // This request's own, and then what its environment needs for them (no source).
+            let mine = |g: &&mesh::plan::Guidance| {
+                record.operation != "remove" && g.source.as_deref() == request.origin()
+            };
+            let guidance = if after.guidance.iter().any(|g| mine(&g)) {
+                after
+                    .guidance
+                    .iter()
+                    .filter(|g| mine(g) || g.source.is_none())
+                    .cloned()
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Ok((
+                mesh::changes::changes(&before, &after),
+                Vec::new(),
+                guidance,
+            ))
+        }
+        (Err(problems), _) | (_, Err(problems)) => Ok((Vec::new(), problems, Vec::new())),
     }
 }
 

@@ -85,6 +85,11 @@ impl Target {
                     target.host = Some(route.host().as_str().to_owned());
                     target.path = Some(route.path().as_str().to_owned());
                 }
+                // A split belongs to its route's history.
+                mesh::request::RequestKind::TrafficSplit(split) => {
+                    target.host = Some(split.host().as_str().to_owned());
+                    target.path = Some(split.path().as_str().to_owned());
+                }
                 mesh::request::RequestKind::Egress(egress) => {
                     target.external_hosts = egress
                         .hosts()

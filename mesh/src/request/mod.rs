@@ -1,6 +1,7 @@
 //! The public request format and its parsing into typed requests, one module per kind:
 //! [`api_route`] (`ApiRoute`), [`egress`] (`Egress`), [`onboarding`] (`Onboarding`),
-//! [`mutual_tls`] (`MutualTls`), [`circuit_breaker`] (`CircuitBreaker`).
+//! [`mutual_tls`] (`MutualTls`), [`circuit_breaker`] (`CircuitBreaker`), [`traffic_split`]
+//! (`TrafficSplit`).
 //!
 //! The same shape arrives as YAML files (the CLI, the GitOps-minded user), as JSON from the API
 //! and the browser form, and as stored JSON in the database. [`parse_documents`] accepts a
@@ -22,12 +23,14 @@ pub mod circuit_breaker;
 pub mod egress;
 pub mod mutual_tls;
 pub mod onboarding;
+pub mod traffic_split;
 
 pub use api_route::{ApiRoute, MAX_RETRY_ATTEMPTS, PathMatch, Retries, Target};
 pub use circuit_breaker::CircuitBreaker;
 pub use egress::{Egress, EgressPort, MAX_EGRESS_ADDRESSES, MAX_EGRESS_HOSTS, MAX_EGRESS_PORTS};
 pub use mutual_tls::MutualTls;
 pub use onboarding::Onboarding;
+pub use traffic_split::TrafficSplit;
 
 use crate::names::{DnsLabel, ParseError};
 use crate::problem::{Problem, quoted};
@@ -132,9 +135,10 @@ request_kinds! {
     Onboarding(Onboarding),
     MutualTls(MutualTls),
     CircuitBreaker(CircuitBreaker),
+    TrafficSplit(TrafficSplit),
 }
 
-/// `expected ApiRoute, Egress, Onboarding, MutualTls or CircuitBreaker`.
+/// `expected ApiRoute, Egress, Onboarding, MutualTls, CircuitBreaker or TrafficSplit`.
 fn expected_kinds() -> String {
     match KIND_NAMES.split_last() {
         Some((last, [])) => (*last).to_owned(),

@@ -18,6 +18,11 @@
 //!   address rules, endpoint port names.
 //! - PeerAuthentication: `portLevelMtls` only with a non-empty `selector.matchLabels` (two
 //!   spellings), port keys between 1 and 65535.
+//! - `(has(self.a) ? 1 : 0) + (has(self.b) ? 1 : 0) + (has(self.c) ? 1 : 0) <= 1` (selector or
+//!   target references; JWKS sources)
+//! - AuthorizationPolicy and RequestAuthentication: a `targetRef` to a Service, Gateway or
+//!   ServiceEntry only, its `namespace` empty, service accounts never with principals or
+//!   namespaces; `jwksUri` an http or https URL.
 
 use serde_json::Value;
 
@@ -29,7 +34,15 @@ pub(crate) enum Rule {
     NotLoneWildcard,
     MapKeysWithoutWildcard,
     MapKeysNotEmpty,
-    AtMostOneOf(String, String),
+    AtMostOneOf(Vec<String>),
+    /// `self.size() == 0`.
+    Empty,
+    /// `[self.group, self.kind] in [...]`: a policy target is a Service, Gateway or ServiceEntry.
+    PolicyTargetKind,
+    /// `serviceAccounts` and `notServiceAccounts` exclude principals and namespaces.
+    ServiceAccountsAlone,
+    /// `url(self).getScheme() in ["http", "https"]`.
+    HttpUrl,
     PortInRange,
     UniquePortNumbers,
     CidrOnlyWithNoneOrStatic,
@@ -101,6 +114,14 @@ impl Rule {
                 Rule::PortLevelMtlsNeedsSelector
             }
             r#"self.all(key,0<int(key)&&int(key)<=65535)"# => Rule::PortKeysInRange,
+            r#"self.size()==0"# => Rule::Empty,
+            r#"[self.group,self.kind]in[["core","Service"],["","Service"],["gateway.networking.k8s.io","Gateway"],["networking.istio.io","ServiceEntry"]]"# => {
+                Rule::PolicyTargetKind
+            }
+            r#"(has(self.serviceAccounts)||has(self.notServiceAccounts))?(!has(self.principals)&&!has(self.notPrincipals)&&!has(self.namespaces)&&!has(self.notNamespaces)):true"# => {
+                Rule::ServiceAccountsAlone
+            }
+            r#"url(self).getScheme()in["http","https"]"# => Rule::HttpUrl,
             other => return at_most_one_of(other),
         };
         Some(rule)
@@ -137,7 +158,30 @@ impl Rule {
             Rule::MapKeysNotEmpty => value
                 .as_object()
                 .is_some_and(|m| m.keys().all(|k| !k.is_empty())),
-            Rule::AtMostOneOf(a, b) => !(has(a) && has(b)),
+            Rule::AtMostOneOf(fields) => fields.iter().filter(|f| has(f)).count() <= 1,
+            Rule::Empty => match value {
+                Value::String(s) => s.is_empty(),
+                Value::Array(a) => a.is_empty(),
+                Value::Object(m) => m.is_empty(),
+                _ => false,
+            },
+            Rule::PolicyTargetKind => matches!(
+                (text("group").unwrap_or(""), text("kind").unwrap_or("")),
+                ("core" | "", "Service")
+                    | ("gateway.networking.k8s.io", "Gateway")
+                    | ("networking.istio.io", "ServiceEntry")
+            ),
+            Rule::ServiceAccountsAlone => {
+                !(has("serviceAccounts") || has("notServiceAccounts"))
+                    || !["principals", "notPrincipals", "namespaces", "notNamespaces"]
+                        .iter()
+                        .any(|f| has(f))
+            }
+            Rule::HttpUrl => value.as_str().is_some_and(|s| {
+                s.split_once("://").is_some_and(|(scheme, rest)| {
+                    matches!(scheme, "http" | "https") && !rest.is_empty()
+                })
+            }),
             Rule::PortInRange => value.as_i64().is_some_and(|n| 0 < n && n <= 65535),
             Rule::UniquePortNumbers => value.as_array().is_some_and(|items| {
                 let numbers: Vec<Option<&Value>> = items.iter().map(|i| i.get("number")).collect();
@@ -212,13 +256,15 @@ impl Rule {
     }
 }
 
-/// `(has(self.a)?1:0)+(has(self.b)?1:0)<=1`, for any two field names.
+/// `(has(self.a)?1:0)+(has(self.b)?1:0)<=1`, for any two or more field names.
 fn at_most_one_of(normalized: &str) -> Option<Rule> {
     let rest = normalized.strip_prefix("(has(self.")?;
-    let (a, rest) = rest.split_once(")?1:0)+(has(self.")?;
-    let b = rest.strip_suffix(")?1:0)<=1")?;
-    let field = |f: &str| !f.is_empty() && f.bytes().all(|c| c.is_ascii_alphanumeric());
-    (field(a) && field(b)).then(|| Rule::AtMostOneOf(a.to_owned(), b.to_owned()))
+    let rest = rest.strip_suffix(")?1:0)<=1")?;
+    let fields: Vec<&str> = rest.split(")?1:0)+(has(self.").collect();
+    let field =
+        |f: &&str| !f.is_empty() && f.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+    (fields.len() >= 2 && fields.iter().all(field))
+        .then(|| Rule::AtMostOneOf(fields.into_iter().map(str::to_owned).collect()))
 }
 
 /// Parses a Go duration (`300ms`, `1.5h`, `2h45m`, `-1s`, `0`) into nanoseconds, as CEL's
@@ -296,10 +342,10 @@ mod tests {
             Rule::lookup(
                 "(has(self.tlsCertificates) ? 1 : 0) + (has(self.credentialNames) ? 1 : 0) <= 1"
             ),
-            Some(Rule::AtMostOneOf(
+            Some(Rule::AtMostOneOf(vec![
                 "tlsCertificates".into(),
                 "credentialNames".into()
-            ))
+            ]))
         );
         assert_eq!(Rule::lookup("self.size() > 3"), None);
     }

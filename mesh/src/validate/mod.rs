@@ -126,12 +126,18 @@ impl KindSchema {
 /// shared by every bundle.
 const KUBERNETES: &str = include_str!("../../schemas/kubernetes.json");
 
+/// The kinds of the tools the generated config talks to (Argo CD's Application and Argo Rollouts'
+/// Rollout, the parts Signalbox hands out; the OpenTelemetry Operator's Instrumentation, whole),
+/// shared by every bundle.
+const ECOSYSTEM: &str = include_str!("../../schemas/ecosystem.json");
+
 type Bundle = BTreeMap<String, KindSchema>;
 
 fn compile_bundle(version: SchemaVersion) -> Result<Bundle, String> {
     let mut bundle = BTreeMap::new();
     compile_into(&mut bundle, &version.to_string(), version.source())?;
     compile_into(&mut bundle, "Kubernetes", KUBERNETES)?;
+    compile_into(&mut bundle, "ecosystem", ECOSYSTEM)?;
     Ok(bundle)
 }
 

@@ -10,8 +10,11 @@
 //! Supported keywords: `type`, `nullable`, `properties`, `additionalProperties`, `required`,
 //! `items`, `enum`, `minimum`, `maximum`, `minItems`, `maxItems`, `minLength`, `maxLength`,
 //! `minProperties`, `maxProperties`, `format` (`byte` and `date-time` are checked; numeric formats
-//! such as `int32`/`double` are advisory in Kubernetes and only the type is checked), `oneOf`,
-//! `anyOf`, `allOf`, `not`, and the `x-kubernetes-*` extensions above. Any other keyword makes
+//! such as `int32`/`double` are advisory in Kubernetes and only the type is checked), `pattern`
+//! (the patterns the vendored schemas use, each implemented in [`Pattern`]; no regex engine in
+//! the browser bundle, and an unknown pattern fails compilation like an unknown CEL rule), `oneOf`,
+//! `anyOf`, `allOf`, `not`, and the `x-kubernetes-*` extensions above; `default` and
+//! `x-kubernetes-map-type` are read and ignored (they never refuse a value). Any other keyword makes
 //! compilation fail, so a newly vendored schema cannot be half understood. Unknown fields are
 //! refused on structural nodes (`type: object` without `x-kubernetes-preserve-unknown-fields`);
 //! the branches of `oneOf`/`anyOf`/`allOf`/`not` only constrain values, as in Kubernetes.
@@ -61,6 +64,7 @@ pub(crate) struct Schema {
     min_properties: Option<usize>,
     max_properties: Option<usize>,
     format: Option<String>,
+    pattern: Option<Pattern>,
     one_of: Vec<Schema>,
     any_of: Vec<Schema>,
     all_of: Vec<Schema>,
@@ -151,6 +155,15 @@ impl Schema {
                 "maxLength" => s.max_length = Some(count(v, &here)?),
                 "minProperties" => s.min_properties = Some(count(v, &here)?),
                 "maxProperties" => s.max_properties = Some(count(v, &here)?),
+                // Defaults are applied by the API server on write, and the map type only changes
+                // how server-side apply merges: neither refuses a value.
+                "default" | "x-kubernetes-map-type" => {}
+                "pattern" => {
+                    let text = v.as_str().ok_or(format!("{here}: expected a string"))?;
+                    s.pattern = Some(Pattern::lookup(text).ok_or_else(|| {
+                        format!("{here}: the pattern {text:?} has no implementation in validate::schema::Pattern")
+                    })?);
+                }
                 "format" => {
                     s.format = Some(
                         v.as_str()
@@ -216,7 +229,13 @@ impl Schema {
         let mut push = |message: String| out.push(Finding::new(Severity::Error, path, message));
         if value.is_null() {
             if !self.nullable {
-                push("Invalid value: null: must not be null".to_owned());
+                push(match self.json_type {
+                    Some(t) => format!(
+                        "Invalid value: \"null\": {path} in body must be of type {}: \"null\"",
+                        type_name(t)
+                    ),
+                    None => "Invalid value: null: must not be null".to_owned(),
+                });
             }
             return;
         }
@@ -401,6 +420,18 @@ impl Schema {
     }
 
     fn validate_string(&self, text: &str, path: &str, out: &mut Vec<Finding>) {
+        if let Some(pattern) = self.pattern
+            && !pattern.matches(text)
+        {
+            out.push(Finding::new(
+                Severity::Error,
+                path,
+                format!(
+                    "Invalid value: {text:?}: {path} in body should match '{}'",
+                    pattern.source()
+                ),
+            ));
+        }
         let length = text.chars().count();
         if let Some(max) = self.max_length
             && length > max
@@ -417,7 +448,9 @@ impl Schema {
             out.push(Finding::new(
                 Severity::Error,
                 path,
-                format!("Invalid value: must be at least {min} characters"),
+                format!(
+                    "Invalid value: {text:?}: {path} in body should be at least {min} chars long"
+                ),
             ));
         }
         let format_ok = match self.format.as_deref() {
@@ -624,5 +657,159 @@ fn is_date_time(text: &str) -> bool {
         [b'Z' | b'z'] => true,
         [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()),
         _ => false,
+    }
+}
+
+/// The `pattern`s of the vendored schemas, each matched by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pattern {
+    /// `^[-_A-Za-z0-9]+$`
+    Token,
+    /// `^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$`
+    Rfc1035Label,
+    /// `^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+    EmptyOrSubdomain,
+    /// `^[A-Za-z0-9._/-]*$`
+    PathLike,
+    /// A Kubernetes resource quantity (`500m`, `1Gi`, `1e3`).
+    Quantity,
+}
+
+const QUANTITY: &str = r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$";
+
+impl Pattern {
+    const ALL: [(Pattern, &'static str); 5] = [
+        (Pattern::Token, "^[-_A-Za-z0-9]+$"),
+        (
+            Pattern::Rfc1035Label,
+            "^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$",
+        ),
+        (
+            Pattern::EmptyOrSubdomain,
+            r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+        ),
+        (Pattern::PathLike, "^[A-Za-z0-9._/-]*$"),
+        (Pattern::Quantity, QUANTITY),
+    ];
+
+    pub(crate) fn lookup(source: &str) -> Option<Pattern> {
+        Self::ALL
+            .iter()
+            .find(|(_, text)| *text == source)
+            .map(|(pattern, _)| *pattern)
+    }
+
+    fn source(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(pattern, _)| *pattern == self)
+            .map(|(_, text)| *text)
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn matches(self, text: &str) -> bool {
+        let lower_label = |label: &str| {
+            let bytes = label.as_bytes();
+            !bytes.is_empty()
+                && bytes
+                    .iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+                && bytes[0] != b'-'
+                && bytes[bytes.len() - 1] != b'-'
+        };
+        match self {
+            Pattern::Token => {
+                !text.is_empty()
+                    && text
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+            }
+            Pattern::Rfc1035Label => {
+                let bytes = text.as_bytes();
+                !bytes.is_empty()
+                    && bytes[0].is_ascii_alphabetic()
+                    && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+                    && bytes
+                        .iter()
+                        .all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+            }
+            Pattern::EmptyOrSubdomain => text.is_empty() || text.split('.').all(lower_label),
+            Pattern::PathLike => text
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'/' | b'-')),
+            Pattern::Quantity => is_quantity(text),
+        }
+    }
+}
+
+/// `(\+|-)?` then a decimal (`1`, `1.`, `1.5`, `.5`), then an optional suffix: a binary (`Ki`…
+/// `Ei`) or decimal (`n u m k M G T P E`) one, or an exponent `e`/`E` with a signed decimal.
+fn is_quantity(text: &str) -> bool {
+    fn decimal(s: &str) -> Option<&str> {
+        let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+        let whole = digits(s);
+        let rest = &s[whole..];
+        if let Some(after) = rest.strip_prefix('.') {
+            let fraction = digits(after);
+            if whole == 0 && fraction == 0 {
+                return None;
+            }
+            Some(&after[fraction..])
+        } else if whole > 0 {
+            Some(rest)
+        } else {
+            None
+        }
+    }
+    let unsigned = text
+        .strip_prefix('+')
+        .or_else(|| text.strip_prefix('-'))
+        .unwrap_or(text);
+    let Some(suffix) = decimal(unsigned) else {
+        return false;
+    };
+    match suffix {
+        "" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" | "n" | "u" | "m" | "k" | "M" | "G" | "T"
+        | "P" | "E" => true,
+        _ => suffix
+            .strip_prefix(['e', 'E'])
+            .map(|exp| {
+                exp.strip_prefix('+')
+                    .or_else(|| exp.strip_prefix('-'))
+                    .unwrap_or(exp)
+            })
+            .and_then(decimal)
+            .is_some_and(str::is_empty),
+    }
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::{Pattern, is_quantity};
+
+    #[test]
+    fn patterns_match_like_their_regular_expressions() {
+        assert!(Pattern::Token.matches("a-b_C9"));
+        assert!(!Pattern::Token.matches(""));
+        assert!(!Pattern::Token.matches("a.b"));
+        assert!(Pattern::Rfc1035Label.matches("Gateway"));
+        assert!(Pattern::Rfc1035Label.matches("a"));
+        assert!(!Pattern::Rfc1035Label.matches("9a"));
+        assert!(!Pattern::Rfc1035Label.matches("a-"));
+        assert!(Pattern::EmptyOrSubdomain.matches(""));
+        assert!(Pattern::EmptyOrSubdomain.matches("gateway.networking.k8s.io"));
+        assert!(!Pattern::EmptyOrSubdomain.matches("Gateway.io"));
+        assert!(!Pattern::EmptyOrSubdomain.matches("a..b"));
+        assert!(!Pattern::EmptyOrSubdomain.matches("-a.b"));
+        assert!(Pattern::PathLike.matches("/otel-auto/java.jar"));
+        assert!(!Pattern::PathLike.matches("a b"));
+        for ok in [
+            "1", "500m", "1Gi", "1.5", ".5", "1.", "-1", "+2k", "1e3", "1E-3", "2.5e+10",
+        ] {
+            assert!(is_quantity(ok), "{ok}");
+        }
+        for bad in ["", ".", "m", "1Zi", "1e", "1.5.5", "1 Gi", "e3", "1Mi5"] {
+            assert!(!is_quantity(bad), "{bad}");
+        }
     }
 }

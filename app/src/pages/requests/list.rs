@@ -41,6 +41,7 @@ pub fn kind_label(kind: &str) -> &'static str {
         "Onboarding" => "Namespace onboarding",
         "MutualTls" => "Mutual TLS",
         "CircuitBreaker" => "Circuit breaker",
+        "TrafficSplit" => "Traffic split",
         _ => "Request",
     }
 }
