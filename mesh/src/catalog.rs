@@ -467,6 +467,78 @@ pub struct Environment {
     /// Base URLs of Kiali, Grafana, Jaeger and Prometheus (carried along; each checked to be an
     /// http(s) URL).
     pub observability: crate::config::ObservabilityConfig,
+    /// The token issuers teams may require a JWT from.
+    pub jwt_issuers: Vec<JwtIssuer>,
+    /// The OpenTelemetry collector traces go to, if the environment has one.
+    pub tracing: Option<Tracing>,
+}
+
+/// An issuer whose tokens teams may require.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtIssuer {
+    /// The `iss` claim.
+    pub issuer: String,
+    /// Where its keys are published, or the keys inline.
+    pub keys: JwtKeys,
+}
+
+/// Where an issuer's signing keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwtKeys {
+    /// Published at this http(s) URL.
+    Uri(String),
+    /// Inline JSON Web Key Set.
+    Inline(String),
+}
+
+/// OTLP over HTTP or gRPC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OtlpProtocol {
+    /// `http/protobuf`, port 4318.
+    HttpProtobuf,
+    /// `grpc`, port 4317.
+    Grpc,
+}
+
+impl OtlpProtocol {
+    /// As `OTEL_EXPORTER_OTLP_PROTOCOL` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HttpProtobuf => "http/protobuf",
+            Self::Grpc => "grpc",
+        }
+    }
+
+    /// The port OTLP uses with this protocol.
+    pub fn port(self) -> u16 {
+        match self {
+            Self::HttpProtobuf => 4318,
+            Self::Grpc => 4317,
+        }
+    }
+}
+
+/// The environment's OpenTelemetry collector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracing {
+    /// The collector's Service.
+    pub collector: NamespacedName,
+    /// Its OTLP port.
+    pub port: Port,
+    /// The protocol on that port.
+    pub protocol: OtlpProtocol,
+}
+
+impl Tracing {
+    /// The exporter endpoint: `http://<service>.<namespace>.svc.cluster.local:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!(
+            "http://{}.{}.svc.cluster.local:{}",
+            self.collector.name(),
+            self.collector.namespace(),
+            self.port
+        )
+    }
 }
 
 /// Mutual TLS of team namespaces and workloads.
@@ -898,6 +970,8 @@ fn parse_environment(raw: &EnvironmentConfig) -> Result<Environment, Vec<Problem
         None => DEFAULT_CONTROL_PLANE_NAMESPACE.to_owned(),
     };
     let onboarding = parse_onboarding(p, &raw.onboarding, mesh, &control_plane);
+    let jwt_issuers = parse_jwt(p, &raw.jwt);
+    let tracing = parse_tracing(p, raw.tracing.as_ref());
     for (key, url) in [
         ("kiali", &raw.observability.kiali),
         ("grafana", &raw.observability.grafana),
@@ -1078,6 +1152,124 @@ fn parse_environment(raw: &EnvironmentConfig) -> Result<Environment, Vec<Problem
         onboarding,
         cluster: raw.cluster.clone(),
         observability: raw.observability.clone(),
+        jwt_issuers,
+        tracing,
+    })
+}
+
+fn parse_jwt(p: &mut Vec<Problem>, raw: &crate::config::JwtConfig) -> Vec<JwtIssuer> {
+    let mut out: Vec<JwtIssuer> = Vec::new();
+    for (i, issuer) in raw.issuers.iter().enumerate() {
+        let at = format!("jwt.issuers[{i}]");
+        if issuer.issuer.trim().is_empty() {
+            p.push(Problem::invalid(
+                format!("{at}.issuer"),
+                "is empty; the iss claim of the issuer's tokens, such as https://login.example.com",
+            ));
+            continue;
+        }
+        if out.iter().any(|known| known.issuer == issuer.issuer) {
+            p.push(Problem::invalid(
+                format!("{at}.issuer"),
+                format!("{} is listed twice", quoted(&issuer.issuer)),
+            ));
+            continue;
+        }
+        let keys = match (&issuer.jwks_uri, &issuer.jwks) {
+            (Some(uri), None) if uri.starts_with("https://") || uri.starts_with("http://") => {
+                JwtKeys::Uri(uri.clone())
+            }
+            (Some(uri), None) => {
+                p.push(Problem::invalid(
+                    format!("{at}.jwksUri"),
+                    format!("{} is not an http(s) URL", quoted(uri)),
+                ));
+                continue;
+            }
+            (None, Some(jwks))
+                if serde_json::from_str::<serde_json::Value>(jwks)
+                    .is_ok_and(|v| v["keys"].is_array()) =>
+            {
+                JwtKeys::Inline(jwks.clone())
+            }
+            (None, Some(_)) => {
+                p.push(Problem::invalid(
+                    format!("{at}.jwks"),
+                    "is not a JSON Web Key Set; expected JSON with a keys list",
+                ));
+                continue;
+            }
+            _ => {
+                p.push(Problem::invalid(
+                    at,
+                    "needs jwksUri (where the issuer publishes its keys) or jwks (the keys \
+                     inline), one of them",
+                ));
+                continue;
+            }
+        };
+        out.push(JwtIssuer {
+            issuer: issuer.issuer.clone(),
+            keys,
+        });
+    }
+    out
+}
+
+fn parse_tracing(
+    p: &mut Vec<Problem>,
+    raw: Option<&crate::config::TracingConfig>,
+) -> Option<Tracing> {
+    let raw = raw?;
+    let collector = NamespacedName::parse(&raw.collector)
+        .map_err(|e| {
+            p.push(Problem::invalid(
+                "tracing.collector",
+                format!("{}; the collector's Service as namespace/name", e.message()),
+            ))
+        })
+        .ok();
+    let protocol = match raw.protocol.as_deref() {
+        None | Some("http/protobuf") => Some(OtlpProtocol::HttpProtobuf),
+        Some("grpc") => Some(OtlpProtocol::Grpc),
+        Some(other) => {
+            p.push(Problem::invalid(
+                "tracing.protocol",
+                format!(
+                    "{} is not an OTLP protocol; expected http/protobuf or grpc",
+                    quoted(other)
+                ),
+            ));
+            None
+        }
+    };
+    let port = Port::try_from(raw.port)
+        .map_err(|e| p.push(Problem::invalid("tracing.port", e.message())))
+        .ok();
+    let (collector, protocol, port) = (collector?, protocol?, port?);
+    if port.get() != protocol.port() {
+        p.push(Problem::invalid(
+            "tracing.port",
+            format!(
+                "{port} does not go with {}: OTLP uses {} for it (and {} for {})",
+                protocol.as_str(),
+                protocol.port(),
+                match protocol {
+                    OtlpProtocol::Grpc => OtlpProtocol::HttpProtobuf.port(),
+                    OtlpProtocol::HttpProtobuf => OtlpProtocol::Grpc.port(),
+                },
+                match protocol {
+                    OtlpProtocol::Grpc => "http/protobuf",
+                    OtlpProtocol::HttpProtobuf => "grpc",
+                }
+            ),
+        ));
+        return None;
+    }
+    Some(Tracing {
+        collector,
+        port,
+        protocol,
     })
 }
 

@@ -75,6 +75,56 @@ pub struct EnvironmentConfig {
     /// Where the environment's Kiali, Grafana, Jaeger and Prometheus answer.
     #[serde(default)]
     pub observability: ObservabilityConfig,
+    /// The token issuers teams may require a JWT from.
+    #[serde(default)]
+    pub jwt: JwtConfig,
+    /// Where traces go: the OpenTelemetry collector that tracing requests export to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<TracingConfig>,
+}
+
+/// `jwt`: the issuers whose tokens a team may require (a `JwtAuthentication` request names one).
+///
+/// ```toml
+/// jwt = { issuers = [{ issuer = "https://login.example.com/realms/main", jwksUri = "https://login.example.com/realms/main/protocol/openid-connect/certs" }] }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct JwtConfig {
+    /// Allowed issuers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issuers: Vec<JwtIssuerConfig>,
+}
+
+/// One allowed issuer: its `iss` and where its keys are (`jwksUri`, or the keys inline as `jwks`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct JwtIssuerConfig {
+    /// The `iss` claim of its tokens.
+    pub issuer: String,
+    /// Where its signing keys are published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// Its signing keys, inline (a JSON Web Key Set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<String>,
+}
+
+/// `tracing`: the OpenTelemetry collector of the environment.
+///
+/// ```toml
+/// tracing = { collector = "observability/otel-collector", port = 4318, protocol = "http/protobuf" }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TracingConfig {
+    /// The collector's Service, `namespace/name`.
+    pub collector: String,
+    /// Its OTLP port: 4318 for `http/protobuf`, 4317 for `grpc`.
+    pub port: i64,
+    /// `http/protobuf` (default) or `grpc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
 }
 
 /// `observability`: base URLs of the environment's tools; each is optional.

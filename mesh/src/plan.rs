@@ -21,8 +21,8 @@ use crate::problem::{Problem, ProblemKind};
 use crate::render::{self, HostGrant, IstioObject};
 use crate::request::traffic_split::Backend;
 use crate::request::{
-    ApiRoute, CircuitBreaker, Egress, MutualTls, Onboarding, PathMatch, Request, RequestKind,
-    TrafficSplit,
+    ApiRoute, Authorization, CircuitBreaker, Egress, JwtAuthentication, MutualTls, Onboarding,
+    PathMatch, Request, RequestKind, Tracing, TrafficSplit,
 };
 use crate::validate::{Severity, validate_object};
 
@@ -133,7 +133,16 @@ struct State<'a> {
     breakers: BTreeMap<(DnsLabel, DnsLabel, ServiceName), (&'a CircuitBreaker, Contribution<'a>)>,
     /// Traffic splits by (environment, host, path) of their route: one per route.
     splits: BTreeMap<(DnsLabel, Fqdn, PathPrefix), (&'a TrafficSplit, Contribution<'a>)>,
+    /// Authorization by (environment, namespace, workload): one ALLOW policy per workload.
+    authorizations: BTreeMap<WorkloadKey, (&'a Authorization, Contribution<'a>)>,
+    /// JWT requirements by (environment, namespace, workload): one issuer per workload.
+    jwts: BTreeMap<WorkloadKey, (&'a JwtAuthentication, Contribution<'a>)>,
+    /// Tracing by namespace: one Instrumentation per namespace.
+    tracings: BTreeMap<NamespaceKey, (&'a Tracing, Contribution<'a>)>,
 }
+
+/// (environment, namespace, workload).
+type WorkloadKey = (DnsLabel, DnsLabel, DnsLabel);
 
 /// The parts of a Service's one DestinationRule, from every request about the Service.
 #[derive(Default)]
@@ -144,16 +153,22 @@ struct RuleParts<'a> {
     touched: bool,
 }
 
-/// Granted requests in the order they build on each other: onboardings first (the namespaces
-/// they bring are held before any route or grant in them is added), traffic splits last (after
-/// the routes they split).
+/// Granted requests in the order they build on each other (see [`rank`]).
 fn onboardings_first(granted: &[Request]) -> impl Iterator<Item = &Request> {
-    let rank = |r: &Request| match r.kind() {
-        RequestKind::Onboarding(_) => 0,
-        RequestKind::TrafficSplit(_) => 2,
-        _ => 1,
-    };
     (0..3).flat_map(move |n| granted.iter().filter(move |r| rank(r) == n))
+}
+
+/// Where a request comes in the order requests build on each other: onboardings (namespaces),
+/// then routes, grants and settings, then what refers to them (splits of routes, policies that
+/// need the namespace's mTLS and the team's paths).
+fn rank(request: &Request) -> u8 {
+    match request.kind() {
+        RequestKind::Onboarding(_) => 0,
+        RequestKind::TrafficSplit(_)
+        | RequestKind::Authorization(_)
+        | RequestKind::JwtAuthentication(_) => 2,
+        _ => 1,
+    }
 }
 
 /// Checks the new requests and renders the pull request for them.
@@ -185,7 +200,9 @@ pub fn plan_observed(
         }
         problems.extend(found.into_iter().map(|p| p.in_source(request.origin())));
     }
-    for request in new {
+    let mut ordered: Vec<&Request> = new.iter().collect();
+    ordered.sort_by_key(|r| rank(r));
+    for request in ordered {
         let found = match policy::check(catalog, request) {
             Ok(()) => {
                 let mut found = Vec::new();
@@ -306,6 +323,9 @@ impl<'a> State<'a> {
             workload_mtls: BTreeMap::new(),
             breakers: BTreeMap::new(),
             splits: BTreeMap::new(),
+            authorizations: BTreeMap::new(),
+            jwts: BTreeMap::new(),
+            tracings: BTreeMap::new(),
         }
     }
 
@@ -369,6 +389,176 @@ impl<'a> State<'a> {
                     }
                 }
                 self.add_split(split, contribution, problems);
+            }
+            RequestKind::Authorization(authz) => {
+                if is_new {
+                    self.check_held(request, "namespace", problems);
+                    self.check_strict(
+                        authz.environment(),
+                        authz.namespace(),
+                        authz.workload(),
+                        problems,
+                    );
+                    self.check_rule_paths(authz, problems);
+                }
+                let key = (
+                    authz.environment().clone(),
+                    authz.namespace().clone(),
+                    authz.workload().clone(),
+                );
+                if let Some((_, earlier)) = self.authorizations.get(&key) {
+                    problems.push(Problem::new(
+                        ProblemKind::Conflict,
+                        "workload",
+                        format!(
+                            "workload {} in namespace {} already has its authorization in {} \
+                             ({}); a workload has one ALLOW policy, so ask to remove that request \
+                             first, then ask for all of its callers together",
+                            authz.workload(),
+                            authz.namespace(),
+                            authz.environment(),
+                            Self::held_by_request(earlier)
+                        ),
+                    ));
+                } else {
+                    self.authorizations.insert(key, (authz, contribution));
+                }
+            }
+            RequestKind::Tracing(tracing) => {
+                if is_new {
+                    self.check_held(request, "namespace", problems);
+                    self.check_in_mesh(request, "namespace", problems);
+                }
+                let key = (tracing.environment().clone(), tracing.namespace().clone());
+                if let Some((_, earlier)) = self.tracings.get(&key) {
+                    problems.push(Problem::new(
+                        ProblemKind::Conflict,
+                        "namespace",
+                        format!(
+                            "namespace {} is already traced in {} ({}); a namespace has one \
+                             Instrumentation (several make the operator skip injection), so ask \
+                             to remove that request first, then ask again with every Deployment",
+                            tracing.namespace(),
+                            tracing.environment(),
+                            Self::held_by_request(earlier)
+                        ),
+                    ));
+                } else {
+                    self.tracings.insert(key, (tracing, contribution));
+                }
+            }
+            RequestKind::JwtAuthentication(jwt) => {
+                if is_new {
+                    self.check_held(request, "namespace", problems);
+                }
+                let key = (
+                    jwt.environment().clone(),
+                    jwt.namespace().clone(),
+                    jwt.workload().clone(),
+                );
+                if let Some((existing, earlier)) = self.jwts.get(&key) {
+                    problems.push(Problem::new(
+                        if existing == &jwt && !earlier.is_new {
+                            ProblemKind::AlreadyGranted
+                        } else {
+                            ProblemKind::Conflict
+                        },
+                        "workload",
+                        format!(
+                            "workload {} in namespace {} already requires a JWT from {} in {} \
+                             ({}); its calls carry one token, so ask to remove that request first",
+                            jwt.workload(),
+                            jwt.namespace(),
+                            existing.issuer(),
+                            jwt.environment(),
+                            Self::held_by_request(earlier)
+                        ),
+                    ));
+                } else {
+                    self.jwts.insert(key, (jwt, contribution));
+                }
+            }
+        }
+    }
+
+    /// The mTLS mode a workload accepts: its own setting, else its namespace's, else the
+    /// environment's.
+    fn effective_mtls(
+        &self,
+        env: &DnsLabel,
+        namespace: &DnsLabel,
+        workload: &DnsLabel,
+    ) -> MtlsMode {
+        if let Some((mtls, _)) =
+            self.workload_mtls
+                .get(&(env.clone(), namespace.clone(), workload.clone()))
+        {
+            return mtls.mode();
+        }
+        if let Some((mtls, _)) = self.mtls.get(&(env.clone(), namespace.clone())) {
+            return mtls.mode();
+        }
+        self.environment(env).onboarding.mtls
+    }
+
+    /// Callers are known by their mTLS identity: an authorization needs a STRICT workload.
+    fn check_strict(
+        &self,
+        env: &DnsLabel,
+        namespace: &DnsLabel,
+        workload: &DnsLabel,
+        problems: &mut Vec<Problem>,
+    ) {
+        if self.effective_mtls(env, namespace, workload) != MtlsMode::Strict {
+            problems.push(Problem::policy(
+                "namespace",
+                format!(
+                    "workload {workload} in namespace {namespace} accepts plain text in {env} \
+                     (mTLS PERMISSIVE), so callers without a mesh identity would pass unnamed; \
+                     ask for mTLS STRICT first (kind MutualTls, mode: STRICT), then for the \
+                     authorization"
+                ),
+            ));
+        }
+    }
+
+    /// An authorization's paths fall within the team's own leased paths.
+    fn check_rule_paths(&self, authz: &Authorization, problems: &mut Vec<Problem>) {
+        let env = authz.environment();
+        let mine: Vec<&crate::leases::Lease<(&ApiRoute, Contribution)>> = self
+            .leases
+            .iter()
+            .filter(|((e, _), _)| e == env)
+            .flat_map(|(_, leases)| leases.in_routing_order())
+            .filter(|lease| lease.owner == *authz.team())
+            .collect();
+        for (i, rule) in authz.rules().iter().enumerate() {
+            let Some(to) = &rule.to else { continue };
+            for (j, path) in to.paths.iter().enumerate() {
+                let within = mine.iter().any(|lease| {
+                    crate::leases::serves(&lease.path, lease.path_match, path.path().as_str())
+                        && (!path.below() || lease.path_match == PathMatch::Prefix)
+                });
+                if !within {
+                    let leased: Vec<String> = mine
+                        .iter()
+                        .map(|l| format!("{} {}", l.path_match, l.path))
+                        .collect();
+                    problems.push(Problem::policy(
+                        format!("rules[{i}].to.paths[{j}]"),
+                        format!(
+                            "{} is not within team {}'s leased paths in {env} ({}); \
+                             authorization names the team's own paths",
+                            path.to_istio(),
+                            authz.team(),
+                            if leased.is_empty() {
+                                "none yet: leave paths out, or ask for a route first".to_owned()
+                            } else {
+                                leased.join(", ")
+                            }
+                        ),
+                    ));
+                }
             }
         }
     }
@@ -552,6 +742,29 @@ impl<'a> State<'a> {
                 ),
             ));
             return;
+        }
+        if mtls.mode() == MtlsMode::Permissive && contribution.is_new && !self.touch_all {
+            let relying: Vec<String> = self
+                .authorizations
+                .keys()
+                .filter(|(e, ns, workload)| {
+                    *e == env && *ns == namespace && mtls.workload().is_none_or(|w| w == workload)
+                })
+                .map(|(_, _, workload)| workload.to_string())
+                .collect();
+            if !relying.is_empty() {
+                problems.push(Problem::new(
+                    ProblemKind::Conflict,
+                    "mode",
+                    format!(
+                        "the authorization of {} in namespace {namespace} names callers by their \
+                         mTLS identity, which PERMISSIVE would let plain-text callers skip; \
+                         remove the authorization first, or keep STRICT",
+                        relying.join(", ")
+                    ),
+                ));
+                return;
+            }
         }
         match mtls.workload() {
             None => {
@@ -1100,6 +1313,9 @@ impl<'a> State<'a> {
             .chain(self.workload_mtls.keys().map(|(env, _, _)| env))
             .chain(self.breakers.keys().map(|(env, _, _)| env))
             .chain(self.splits.keys().map(|(env, _, _)| env))
+            .chain(self.authorizations.keys().map(|(env, _, _)| env))
+            .chain(self.jwts.keys().map(|(env, _, _)| env))
+            .chain(self.tracings.keys().map(|(env, _)| env))
             .collect()
     }
 
@@ -1169,6 +1385,68 @@ impl<'a> State<'a> {
                 .expect("an Application fragment serializes"),
             });
         }
+    }
+
+    /// What a team does for tracing outside the pull request: annotate its Deployments (when it
+    /// named them) and recreate the pods, which pick the agent up only when they start.
+    fn tracing_guidance(
+        &self,
+        tracing: &Tracing,
+        contribution: &Contribution,
+        guidance: &mut Vec<Guidance>,
+    ) {
+        if !(self.touch_all || contribution.is_new) {
+            return;
+        }
+        let namespace = tracing.namespace();
+        if tracing.deployments().is_empty() {
+            guidance.push(Guidance {
+                source: contribution.origin.map(str::to_owned),
+                title: format!("Restart the Deployments in {namespace}"),
+                text: format!(
+                    "The Namespace {namespace} names the Instrumentation {} for {} pods. Running \
+                     pods pick the agent up only when they are recreated: once the pull request \
+                     is live, restart them (kubectl -n {namespace} rollout restart deployment). \
+                     The agent goes into each pod's first container; where the Istio sidecar \
+                     starts first, name the Deployments and their containers instead.",
+                    render::INSTRUMENTATION_NAME,
+                    tracing.language().as_str()
+                ),
+                yaml: String::new(),
+            });
+            return;
+        }
+        let mut yaml = String::new();
+        for target in tracing.deployments() {
+            let patch = serde_json::json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": target.name.to_string(), "namespace": namespace.to_string()},
+                "spec": {"template": {"metadata": {
+                    "annotations": render::deployment_tracing_annotations(tracing, &target.container),
+                }}},
+            });
+            yaml.push_str("---\n");
+            yaml.push_str(&serde_norway::to_string(&patch).expect("a Deployment serializes"));
+        }
+        let names: Vec<String> = tracing
+            .deployments()
+            .iter()
+            .map(|d| d.name.to_string())
+            .collect();
+        guidance.push(Guidance {
+            source: contribution.origin.map(str::to_owned),
+            title: format!("Annotate the Deployments in {namespace}"),
+            text: format!(
+                "Add these pod-template annotations to {} (they name the Instrumentation {} and \
+                 the application container, so the agent never lands in the Istio sidecar). The \
+                 change recreates the pods, which pick the agent up only when they start; pods \
+                 already running stay uninstrumented until then.",
+                names.join(", "),
+                render::INSTRUMENTATION_NAME
+            ),
+            yaml,
+        });
     }
 
     /// Renders every object of the state, marking those a new request contributes to.
@@ -1298,9 +1576,13 @@ impl<'a> State<'a> {
                     .get(&(env_name, namespace))
                     .copied()
                     .unwrap_or_default();
+                let tracing = self.tracings.get(&(env_name.clone(), namespace.clone()));
+                // A new tracing request brings the baseline's way to the collector along.
+                let tracing_touched = tracing.is_some_and(|(_, c)| c.is_new);
                 let touched = self.touch_all
                     || onboarding_touched
                     || egress_touched
+                    || tracing_touched
                     || routed_namespaces.contains(&(env_name, namespace));
                 let sidecar_gateway = match &env.egress {
                     EgressMode::Gateway(gw) if via_gateway => Some(gw),
@@ -1309,7 +1591,34 @@ impl<'a> State<'a> {
                 let mtls = self.mtls.get(&(env_name.clone(), namespace.clone()));
                 let mode: Option<MtlsMode> = mtls.map(|(m, _)| m.mode());
                 let mtls_touched = mtls.is_some_and(|(_, c)| c.is_new);
-                objects.push((env, render::membership(env, namespace), touched));
+                let mut member = render::membership(env, namespace);
+                if let (Some((tracing, contribution)), Some(collector)) = (tracing, &env.tracing) {
+                    objects.push((
+                        env,
+                        render::instrumentation(tracing, collector),
+                        self.touch_all || contribution.is_new,
+                    ));
+                    self.tracing_guidance(tracing, contribution, &mut guidance);
+                    if tracing.deployments().is_empty() {
+                        let annotation = (
+                            tracing.language().inject_annotation(),
+                            render::INSTRUMENTATION_NAME.to_owned(),
+                        );
+                        if member.kind == "Namespace" {
+                            member
+                                .metadata
+                                .annotations
+                                .insert(annotation.0, annotation.1);
+                        } else {
+                            objects.push((
+                                env,
+                                render::annotated_namespace(namespace, &[annotation]),
+                                touched,
+                            ));
+                        }
+                    }
+                }
+                objects.push((env, member, touched));
                 objects.push((
                     env,
                     render::peer_authentication(env, namespace, mode),
@@ -1342,6 +1651,23 @@ impl<'a> State<'a> {
         // where the route is: the ingress gateway calls a Service one of the environment's
         // routes targets.
         let mut rules: BTreeMap<(&DnsLabel, &DnsLabel, &ServiceName), RuleParts> = BTreeMap::new();
+        for ((env_name, _, _), (authz, contribution)) in &self.authorizations {
+            let env = self.environment(env_name);
+            objects.push((
+                env,
+                render::authorization_policy(env, authz),
+                self.touch_all || contribution.is_new,
+            ));
+        }
+        for ((env_name, _, _), (jwt, contribution)) in &self.jwts {
+            let env = self.environment(env_name);
+            // The issuer was checked against the environment when the request was new.
+            if let Some(issuer) = env.jwt_issuers.iter().find(|i| i.issuer == jwt.issuer()) {
+                for object in render::jwt_objects(env, jwt, issuer) {
+                    objects.push((env, object, self.touch_all || contribution.is_new));
+                }
+            }
+        }
         for ((env_name, namespace, service), (breaker, contribution)) in &self.breakers {
             let parts = rules.entry((env_name, namespace, service)).or_default();
             parts.breaker = Some(breaker);

@@ -12,7 +12,8 @@ use crate::leases::relation;
 use crate::names::{DnsLabel, EgressHost};
 use crate::problem::Problem;
 use crate::request::{
-    ApiRoute, CircuitBreaker, Egress, MutualTls, Onboarding, PathMatch, Request, RequestKind,
+    ApiRoute, CircuitBreaker, Egress, JwtAuthentication, MutualTls, Onboarding, PathMatch, Request,
+    RequestKind,
 };
 
 /// Checks a request against the catalog; every problem carries the request's origin.
@@ -27,8 +28,11 @@ pub fn check(catalog: &Catalog, request: &Request) -> Result<(), Vec<Problem>> {
             }
             RequestKind::MutualTls(mtls) => check_mtls(env, mtls, &mut problems),
             RequestKind::CircuitBreaker(breaker) => check_breaker(breaker, &mut problems),
-            // A split is checked against its route, which the plan knows.
-            RequestKind::TrafficSplit(_) => {}
+            // A split is checked against its route, an authorization against the namespace's
+            // mTLS and the team's paths: the plan knows them.
+            RequestKind::TrafficSplit(_) | RequestKind::Authorization(_) => {}
+            RequestKind::JwtAuthentication(jwt) => check_jwt(env, jwt, &mut problems),
+            RequestKind::Tracing(tracing) => check_tracing(env, tracing, &mut problems),
         }
     }
     if problems.is_empty() {
@@ -121,6 +125,74 @@ fn check_mtls(env: &Environment, mtls: &MutualTls, problems: &mut Vec<Problem>) 
                 "namespace {namespace} holds {}'s mesh-wide settings, which stay with the \
                  platform; ask for one of your team's namespaces",
                 env.name
+            ),
+        ));
+    }
+}
+
+fn check_jwt(env: &Environment, jwt: &JwtAuthentication, problems: &mut Vec<Problem>) {
+    if *jwt.namespace() == *env.ingress_gateway.namespace() {
+        problems.push(Problem::policy(
+            "namespace",
+            format!(
+                "namespace {} runs the shared ingress gateway of {}, where a token requirement \
+                 would apply to every team's routes; require the JWT on your workload",
+                jwt.namespace(),
+                env.name
+            ),
+        ));
+    }
+    if !env.jwt_issuers.iter().any(|i| i.issuer == jwt.issuer()) {
+        let allowed: Vec<&str> = env.jwt_issuers.iter().map(|i| i.issuer.as_str()).collect();
+        problems.push(Problem::policy(
+            "issuer",
+            if allowed.is_empty() {
+                format!(
+                    "{} is not an issuer {} allows; it allows none yet (the platform lists them \
+                     in jwt.issuers)",
+                    jwt.issuer(),
+                    env.name
+                )
+            } else {
+                format!(
+                    "{} is not an issuer {} allows; expected one of {}",
+                    jwt.issuer(),
+                    env.name,
+                    allowed.join(", ")
+                )
+            },
+        ));
+    }
+}
+
+fn check_tracing(
+    env: &Environment,
+    tracing: &crate::request::Tracing,
+    problems: &mut Vec<Problem>,
+) {
+    let Some(collector) = &env.tracing else {
+        problems.push(Problem::policy(
+            "environment",
+            format!(
+                "{} has no OpenTelemetry collector to send traces to yet; the platform sets it \
+                 in the environment's tracing (collector, port, protocol)",
+                env.name
+            ),
+        ));
+        return;
+    };
+    if collector.protocol == crate::catalog::OtlpProtocol::Grpc
+        && !tracing.language().supports_grpc()
+    {
+        problems.push(Problem::policy(
+            "language",
+            format!(
+                "{}'s collector takes OTLP over grpc (port {}), which the operator's {} \
+                 instrumentation cannot send (it exports http/protobuf only); java and nodejs \
+                 can, or the platform adds an http/protobuf collector port (4318)",
+                env.name,
+                collector.port,
+                tracing.language().as_str()
             ),
         ));
     }

@@ -30,12 +30,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::catalog::MtlsMode;
 use crate::catalog::{EgressGateway, Environment, Membership, Team};
+use crate::catalog::{JwtIssuer, JwtKeys, MtlsMode};
 use crate::names::ServiceName;
 use crate::names::{Cidr, DnsLabel, EgressHost, Fqdn, Port, Protocol};
 use crate::request::traffic_split::Backend;
-use crate::request::{ApiRoute, CircuitBreaker, MutualTls, PathMatch, TrafficSplit};
+use crate::request::{
+    ApiRoute, Authorization, CircuitBreaker, JwtAuthentication, MutualTls, PathMatch, Tracing,
+    TrafficSplit,
+};
 
 /// Label put on every generated object so inventories can tell Signalbox's objects apart.
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "signalbox");
@@ -101,6 +104,12 @@ pub enum Spec {
     ServiceMeshMember(ServiceMeshMemberSpec),
     /// NetworkPolicy spec.
     NetworkPolicy(NetworkPolicySpec),
+    /// AuthorizationPolicy spec.
+    AuthorizationPolicy(AuthorizationPolicySpec),
+    /// RequestAuthentication spec.
+    RequestAuthentication(RequestAuthenticationSpec),
+    /// OpenTelemetry Instrumentation spec.
+    Instrumentation(InstrumentationSpec),
     /// No spec (a Namespace, which Signalbox only labels).
     Empty,
 }
@@ -123,6 +132,138 @@ pub struct PeerAuthenticationSpec {
     /// Ports of the workload with a mode of their own, by port number.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub port_level_mtls: BTreeMap<String, MtlsSetting>,
+}
+
+/// AuthorizationPolicy spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuthorizationPolicySpec {
+    /// The workload.
+    pub selector: WorkloadSelector,
+    /// `ALLOW` or `DENY`.
+    pub action: &'static str,
+    /// Rules (none: an ALLOW denies every call).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<AuthorizationRule>,
+}
+
+/// One authorization rule: any of `from`, and any of `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuthorizationRule {
+    /// Sources (any of them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub from: Vec<RuleFrom>,
+    /// Operations (any of them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<RuleTo>,
+}
+
+/// `from[]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleFrom {
+    /// The source.
+    pub source: RuleSource,
+}
+
+/// A source: every field set must match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleSource {
+    /// mTLS identities.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<String>,
+    /// Namespaces of the callers' mTLS identities.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Request principals that do not match.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_request_principals: Vec<String>,
+}
+
+/// `to[]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleTo {
+    /// The operation.
+    pub operation: RuleOperation,
+}
+
+/// An operation: every field set must match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleOperation {
+    /// HTTP methods.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+    /// Paths (`/p` exact, `/p/*` below).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+}
+
+/// RequestAuthentication spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestAuthenticationSpec {
+    /// The workload.
+    pub selector: WorkloadSelector,
+    /// The accepted issuers.
+    pub jwt_rules: Vec<JwtRule>,
+}
+
+/// One accepted issuer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JwtRule {
+    /// `iss`.
+    pub issuer: String,
+    /// Where its keys are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// Its keys, inline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<String>,
+    /// Accepted audiences.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub audiences: Vec<String>,
+}
+
+/// OpenTelemetry Instrumentation spec, the parts Signalbox sets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstrumentationSpec {
+    /// Where spans go.
+    pub exporter: InstrumentationExporter,
+    /// Trace context formats read and written: W3C (`tracecontext`, `baggage`) and B3, which the
+    /// sidecars propagate.
+    pub propagators: Vec<&'static str>,
+    /// Which traces are kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampler: Option<InstrumentationSampler>,
+    /// Environment of the instrumented containers (the OTLP protocol).
+    pub env: Vec<EnvVar>,
+}
+
+/// `exporter`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstrumentationExporter {
+    /// The collector's OTLP endpoint.
+    pub endpoint: String,
+}
+
+/// `sampler`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstrumentationSampler {
+    /// The sampler.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its argument (a ratio).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argument: Option<String>,
+}
+
+/// A container environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvVar {
+    /// Name.
+    pub name: String,
+    /// Value.
+    pub value: String,
 }
 
 /// The pods a policy applies to.
@@ -1103,6 +1244,14 @@ pub fn sidecar(
     if let Some(gw) = gateway {
         extra.push(format!("{}/*", gw.workload_namespace()));
     }
+    // Traces reach the environment's collector whatever the in-cluster hosts allow.
+    if let Some(tracing) = &env.tracing {
+        extra.push(format!(
+            "{ns}/{name}.{ns}.svc.cluster.local",
+            ns = tracing.collector.namespace(),
+            name = tracing.collector.name()
+        ));
+    }
     extra.sort();
     for entry in extra {
         if !entries.contains(&entry) {
@@ -1323,7 +1472,22 @@ pub fn egress_network_policy(
                     },
                     Vec::new(),
                 ),
-            ],
+            ]
+            .into_iter()
+            // Traces reach the collector even when its namespace is outside the mesh.
+            .chain(env.tracing.as_ref().map(|tracing| {
+                rule(
+                    NetworkPolicyPeer {
+                        namespace_selector: namespace_named(tracing.collector.namespace().as_str()),
+                        pod_selector: None,
+                    },
+                    vec![NetworkPolicyPort {
+                        protocol: "TCP",
+                        port: tracing.port.get(),
+                    }],
+                )
+            }))
+            .collect(),
         }),
     }
 }
@@ -1408,6 +1572,192 @@ pub fn egress_destination_rule(
             }],
         }),
     )
+}
+
+/// The name of a workload's ALLOW policy (`<workload>-allow`).
+pub fn authorization_name(workload: &DnsLabel) -> String {
+    format!("{workload}-allow")
+}
+
+/// The AuthorizationPolicy of an `Authorization` request: ALLOW for its workload, each rule's
+/// callers as sources (namespaces, and the ingress gateway's namespace, in one source; service
+/// accounts as principals of any trust domain in another: sources are alternatives) and its
+/// operations. No rules: the explicit deny-all.
+pub fn authorization_policy(env: &Environment, authz: &Authorization) -> IstioObject {
+    let rules = authz
+        .rules()
+        .iter()
+        .map(|rule| {
+            let mut from = Vec::new();
+            if let Some(callers) = &rule.from {
+                let mut namespaces: Vec<String> =
+                    callers.namespaces.iter().map(ToString::to_string).collect();
+                if callers.ingress_gateway {
+                    namespaces.push(env.ingress_gateway.namespace().to_string());
+                }
+                namespaces.sort();
+                namespaces.dedup();
+                if !namespaces.is_empty() {
+                    from.push(RuleFrom {
+                        source: RuleSource {
+                            namespaces,
+                            ..RuleSource::default()
+                        },
+                    });
+                }
+                if !callers.service_accounts.is_empty() {
+                    from.push(RuleFrom {
+                        source: RuleSource {
+                            principals: callers
+                                .service_accounts
+                                .iter()
+                                .map(|(ns, name)| format!("*/ns/{ns}/sa/{name}"))
+                                .collect(),
+                            ..RuleSource::default()
+                        },
+                    });
+                }
+            }
+            let to = rule
+                .to
+                .iter()
+                .map(|operations| RuleTo {
+                    operation: RuleOperation {
+                        methods: operations.methods.clone(),
+                        paths: operations.paths.iter().map(|p| p.to_istio()).collect(),
+                    },
+                })
+                .collect();
+            AuthorizationRule { from, to }
+        })
+        .collect();
+    IstioObject {
+        api_version: env.api_version().security(),
+        kind: "AuthorizationPolicy",
+        metadata: metadata(
+            authorization_name(authz.workload()),
+            authz.namespace().as_str(),
+        ),
+        spec: Spec::AuthorizationPolicy(AuthorizationPolicySpec {
+            selector: WorkloadSelector::app(authz.workload()),
+            action: "ALLOW",
+            rules,
+        }),
+    }
+}
+
+/// The two objects of a `JwtAuthentication` request: the RequestAuthentication
+/// (`<workload>-jwt`) validating tokens of the issuer, and the AuthorizationPolicy
+/// (`<workload>-require-jwt`) denying calls without a request principal of that issuer, which a
+/// RequestAuthentication alone lets through.
+pub fn jwt_objects(
+    env: &Environment,
+    jwt: &JwtAuthentication,
+    issuer: &JwtIssuer,
+) -> [IstioObject; 2] {
+    let (jwks_uri, jwks) = match &issuer.keys {
+        JwtKeys::Uri(uri) => (Some(uri.clone()), None),
+        JwtKeys::Inline(keys) => (None, Some(keys.clone())),
+    };
+    let selector = WorkloadSelector::app(jwt.workload());
+    [
+        IstioObject {
+            api_version: env.api_version().security(),
+            kind: "RequestAuthentication",
+            metadata: metadata(format!("{}-jwt", jwt.workload()), jwt.namespace().as_str()),
+            spec: Spec::RequestAuthentication(RequestAuthenticationSpec {
+                selector: selector.clone(),
+                jwt_rules: vec![JwtRule {
+                    issuer: issuer.issuer.clone(),
+                    jwks_uri,
+                    jwks,
+                    audiences: jwt.audiences().to_vec(),
+                }],
+            }),
+        },
+        IstioObject {
+            api_version: env.api_version().security(),
+            kind: "AuthorizationPolicy",
+            metadata: metadata(
+                format!("{}-require-jwt", jwt.workload()),
+                jwt.namespace().as_str(),
+            ),
+            spec: Spec::AuthorizationPolicy(AuthorizationPolicySpec {
+                selector,
+                action: "DENY",
+                rules: vec![AuthorizationRule {
+                    from: vec![RuleFrom {
+                        source: RuleSource {
+                            not_request_principals: vec![format!("{}/*", issuer.issuer)],
+                            ..RuleSource::default()
+                        },
+                    }],
+                    to: Vec::new(),
+                }],
+            }),
+        },
+    ]
+}
+
+/// The name of a namespace's Instrumentation, which injection annotations name explicitly.
+pub const INSTRUMENTATION_NAME: &str = "tracing";
+
+/// The Instrumentation of a `Tracing` request: the environment's collector, its protocol, the
+/// sampler.
+pub fn instrumentation(tracing: &Tracing, collector: &crate::catalog::Tracing) -> IstioObject {
+    IstioObject {
+        api_version: "opentelemetry.io/v1alpha1",
+        kind: "Instrumentation",
+        metadata: metadata(INSTRUMENTATION_NAME, tracing.namespace().as_str()),
+        spec: Spec::Instrumentation(InstrumentationSpec {
+            exporter: InstrumentationExporter {
+                endpoint: collector.endpoint(),
+            },
+            propagators: vec!["tracecontext", "baggage", "b3"],
+            sampler: tracing.sampler().map(|s| InstrumentationSampler {
+                kind: s.kind.clone(),
+                argument: s.argument.clone(),
+            }),
+            env: vec![EnvVar {
+                name: "OTEL_EXPORTER_OTLP_PROTOCOL".to_owned(),
+                value: collector.protocol.as_str().to_owned(),
+            }],
+        }),
+    }
+}
+
+/// A Namespace carrying the tracing injection annotation, for meshes whose membership is not the
+/// Namespace itself (OpenShift Service Mesh 2.x); never pruned or deleted by Argo CD.
+pub fn annotated_namespace(namespace: &DnsLabel, annotations: &[(String, String)]) -> IstioObject {
+    let mut meta = metadata(namespace.to_string(), "");
+    meta.annotations
+        .insert(KEEP_NAMESPACE.0.to_owned(), KEEP_NAMESPACE.1.to_owned());
+    meta.annotations.extend(annotations.iter().cloned());
+    IstioObject {
+        api_version: "v1",
+        kind: "Namespace",
+        metadata: meta,
+        spec: Spec::Empty,
+    }
+}
+
+/// The pod-template annotations a Deployment carries to be instrumented: the injection naming
+/// the namespace's Instrumentation, and the application container (so the agent never lands in
+/// the Istio sidecar).
+pub fn deployment_tracing_annotations(
+    tracing: &Tracing,
+    container: &DnsLabel,
+) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            tracing.language().inject_annotation(),
+            INSTRUMENTATION_NAME.to_owned(),
+        ),
+        (
+            "instrumentation.opentelemetry.io/container-names".to_owned(),
+            container.to_string(),
+        ),
+    ])
 }
 
 /// The environment's egress Gateway: one TLS passthrough server on the gateway's port, listing

@@ -112,11 +112,14 @@ fn missing_fields_and_kinds_are_named() {
     assert_eq!(problems[0].field, "kind");
     let problems = parse_documents("r.yaml", "kind: Route\n").unwrap_err();
     assert!(
-        problems[0].message.contains(
-            "expected ApiRoute, Egress, Onboarding, MutualTls, CircuitBreaker or TrafficSplit"
-        ),
+        problems[0]
+            .message
+            .contains("expected ApiRoute, Egress, Onboarding, "),
         "{problems:?}"
     );
+    for kind in mesh::request::KIND_NAMES {
+        assert!(problems[0].message.contains(kind), "{kind}: {problems:?}");
+    }
 }
 
 #[test]

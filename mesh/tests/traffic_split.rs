@@ -442,3 +442,50 @@ fn the_argo_cd_applications_in_deploy_ignore_the_rollout_weights() {
     }
     assert_eq!(applications, 2);
 }
+
+#[test]
+fn the_readme_worked_example_shows_what_the_plan_renders() {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("### A canary with Argo Rollouts")
+        .expect("the worked example");
+    let example = &readme[start..];
+    let request_yaml = example
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the request");
+    let split = parse_one(request_yaml);
+    let route = parse_one(
+        "kind: ApiRoute\nenvironment: prod\nteam: team-a\nhost: api.prod.example.com\n\
+         path: /orders/v1\ntarget: {namespace: team-a, service: orders, port: 8080}\n",
+    );
+    let planned = plan(&catalog(), &[route], &[split]).expect("plans");
+    let objects = objects_of(&planned);
+    let delegate = one(&objects, "VirtualService", "team-a", "api-prod-example-com");
+    let name = delegate["spec"]["http"][0]["name"].as_str().expect("named");
+    assert!(example.contains(&format!("- name: {name}\n")), "{name}");
+    assert!(example.contains(&format!("routes: [{name}]")), "{name}");
+    let rollout: Value = serde_norway::from_str(&planned.guidance[0].yaml).expect("YAML");
+    let routing = &rollout["spec"]["strategy"]["canary"]["trafficRouting"]["istio"];
+    for (key, value) in [
+        ("name: ", routing["virtualService"]["name"].as_str()),
+        (
+            "canarySubsetName: ",
+            routing["destinationRule"]["canarySubsetName"].as_str(),
+        ),
+        (
+            "stableSubsetName: ",
+            routing["destinationRule"]["stableSubsetName"].as_str(),
+        ),
+    ] {
+        let value = value.expect("set");
+        assert!(example.contains(&format!("{key}{value}")), "{key}{value}");
+    }
+    assert!(example.contains(
+        mesh::render::application_ignore_differences()["ignoreDifferences"][0]
+            ["jqPathExpressions"][0]
+            .as_str()
+            .expect("a path")
+    ));
+}

@@ -797,7 +797,12 @@ pub async fn load_request(
     .or_else(|| {
         matches!(
             record.kind.as_str(),
-            "Onboarding" | "MutualTls" | "CircuitBreaker"
+            "Onboarding"
+                | "MutualTls"
+                | "CircuitBreaker"
+                | "Authorization"
+                | "JwtAuthentication"
+                | "Tracing"
         )
         .then_some(target.namespace.as_ref())
         .flatten()

@@ -52,13 +52,15 @@ pub fn links(env: &Environment, request: &mesh::Request) -> Vec<Link> {
             ),
         });
     }
+    // The Service a grant is about (a policy's workload goes by its Service's name).
     let service = match request.kind() {
-        RequestKind::ApiRoute(route) => Some(route.target().service()),
-        RequestKind::CircuitBreaker(breaker) => Some(breaker.service()),
+        RequestKind::ApiRoute(route) => Some(route.target().service().as_str()),
+        RequestKind::CircuitBreaker(breaker) => Some(breaker.service().as_str()),
+        RequestKind::Authorization(authz) => Some(authz.workload().as_str()),
+        RequestKind::JwtAuthentication(jwt) => Some(jwt.workload().as_str()),
         _ => None,
     };
     if let Some(service) = service {
-        let service = service.as_str();
         let host = service_host(namespace, service);
         if let Some(grafana) = &tools.grafana {
             out.push(Link {

@@ -1,7 +1,8 @@
 //! The public request format and its parsing into typed requests, one module per kind:
 //! [`api_route`] (`ApiRoute`), [`egress`] (`Egress`), [`onboarding`] (`Onboarding`),
 //! [`mutual_tls`] (`MutualTls`), [`circuit_breaker`] (`CircuitBreaker`), [`traffic_split`]
-//! (`TrafficSplit`).
+//! (`TrafficSplit`), [`authorization`] (`Authorization`), [`jwt`] (`JwtAuthentication`),
+//! [`tracing`] (`Tracing`).
 //!
 //! The same shape arrives as YAML files (the CLI, the GitOps-minded user), as JSON from the API
 //! and the browser form, and as stored JSON in the database. [`parse_documents`] accepts a
@@ -19,17 +20,23 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub mod api_route;
+pub mod authorization;
 pub mod circuit_breaker;
 pub mod egress;
+pub mod jwt;
 pub mod mutual_tls;
 pub mod onboarding;
+pub mod tracing;
 pub mod traffic_split;
 
 pub use api_route::{ApiRoute, MAX_RETRY_ATTEMPTS, PathMatch, Retries, Target};
+pub use authorization::Authorization;
 pub use circuit_breaker::CircuitBreaker;
 pub use egress::{Egress, EgressPort, MAX_EGRESS_ADDRESSES, MAX_EGRESS_HOSTS, MAX_EGRESS_PORTS};
+pub use jwt::JwtAuthentication;
 pub use mutual_tls::MutualTls;
 pub use onboarding::Onboarding;
+pub use tracing::Tracing;
 pub use traffic_split::TrafficSplit;
 
 use crate::names::{DnsLabel, ParseError};
@@ -136,9 +143,12 @@ request_kinds! {
     MutualTls(MutualTls),
     CircuitBreaker(CircuitBreaker),
     TrafficSplit(TrafficSplit),
+    Authorization(Authorization),
+    JwtAuthentication(JwtAuthentication),
+    Tracing(Tracing),
 }
 
-/// `expected ApiRoute, Egress, Onboarding, MutualTls, CircuitBreaker or TrafficSplit`.
+/// `expected ApiRoute, Egress, Onboarding, MutualTls, CircuitBreaker, TrafficSplit, ...`.
 fn expected_kinds() -> String {
     match KIND_NAMES.split_last() {
         Some((last, [])) => (*last).to_owned(),

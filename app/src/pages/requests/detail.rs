@@ -157,7 +157,8 @@ fn RequestBody(
                         " · " <a href=href id="request-history">
                             {match view.kind.as_str() {
                                 "Egress" => "History of this external host",
-                                "Onboarding" | "MutualTls" | "CircuitBreaker" => "History of this namespace",
+                                "Onboarding" | "MutualTls" | "CircuitBreaker" | "Authorization"
+                                | "JwtAuthentication" | "Tracing" => "History of this namespace",
                                 _ => "History of this route",
                             }}
                         </a>
@@ -220,7 +221,9 @@ fn RequestBody(
                         <article class="guidance-item">
                             <h3>{g.title}</h3>
                             <p>{g.text}</p>
-                            <pre class="output" tabindex="0"><code>{g.yaml}</code></pre>
+                            {(!g.yaml.is_empty()).then(|| view! {
+                                <pre class="output" tabindex="0"><code>{g.yaml.clone()}</code></pre>
+                            })}
                         </article>
                     }).collect_view()}
                 </section>

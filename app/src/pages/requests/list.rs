@@ -42,6 +42,9 @@ pub fn kind_label(kind: &str) -> &'static str {
         "MutualTls" => "Mutual TLS",
         "CircuitBreaker" => "Circuit breaker",
         "TrafficSplit" => "Traffic split",
+        "Authorization" => "Authorization",
+        "JwtAuthentication" => "JWT requirement",
+        "Tracing" => "Tracing",
         _ => "Request",
     }
 }
