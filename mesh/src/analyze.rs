@@ -7,7 +7,13 @@
 //! - IST0132 a VirtualService host that the Gateway it binds to does not serve;
 //! - IST0101 a route to an external host on a port its ServiceEntry does not define;
 //! - IST0177 one external host defined in two namespaces that see each other's entries, with
-//!   different protocols on a port (a conflict), or with different ports (a warning).
+//!   different protocols on a port (a conflict), or with different ports (a warning);
+//! - IST0101 (Kiali KIA1107) a route to a subset that no DestinationRule of its Service defines,
+//!   and a subset the ingress gateway cannot resolve because the DestinationRule defining it is
+//!   not exported to the gateway's namespace;
+//! - IST0127 (Kiali KIA0004 for AuthorizationPolicy) a policy whose workload selector names no
+//!   workload the plan routes to or sets traffic policy for (a warning: the pods may still carry
+//!   the label).
 //!
 //! Objects are read as the JSON they serialize to, so the same checks apply to objects read back
 //! from a repository or a cluster.
@@ -66,7 +72,156 @@ pub fn analyze(objects: &[Value]) -> Findings {
     gateway_hosts(&objects, &mut findings);
     external_ports(&objects, &mut findings);
     service_entry_hosts(&objects, &mut findings);
+    subsets(&objects, &mut findings);
+    policy_selectors(&objects, &mut findings);
     findings
+}
+
+/// Whether an object of `namespace` exporting to `export_to` is seen from `viewer`.
+fn visible_from(namespace: &str, export_to: &[&str], viewer: &str) -> bool {
+    export_to.is_empty()
+        || export_to.contains(&"*")
+        || export_to.contains(&viewer)
+        || (viewer == namespace && export_to.contains(&"."))
+}
+
+/// IST0101 / KIA1107: every subset a route of a team's VirtualService names is defined by a
+/// DestinationRule of that Service, and that rule is seen where the route is evaluated: in the
+/// VirtualService's namespace, and, for a delegate, in the namespaces it is exported to (the
+/// ingress gateway's). Only Services of the VirtualService's own namespace are checked: the
+/// platform's (the egress gateway's) come with their own rules.
+fn subsets(objects: &[Object<'_>], findings: &mut Findings) {
+    let rules: Vec<&Object<'_>> = objects
+        .iter()
+        .filter(|o| o.kind == "DestinationRule")
+        .collect();
+    for service in objects.iter().filter(|o| o.kind == "VirtualService") {
+        let own_suffix = format!(".{}.svc.cluster.local", service.namespace);
+        let delegate = service.spec["hosts"].as_array().is_none_or(Vec::is_empty);
+        let viewers: Vec<&str> = if delegate {
+            strings(&service.spec["exportTo"])
+                .into_iter()
+                .filter(|ns| *ns != "." && *ns != "*")
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (i, rule) in service.spec["http"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            for (j, destination) in rule["route"].as_array().into_iter().flatten().enumerate() {
+                let host = destination["destination"]["host"].as_str().unwrap_or("");
+                let Some(subset) = destination["destination"]["subset"].as_str() else {
+                    continue;
+                };
+                if !host.ends_with(&own_suffix) {
+                    continue;
+                }
+                let field = format!("spec.http[{i}].route[{j}].destination.subset");
+                let defining: Vec<&&Object<'_>> = rules
+                    .iter()
+                    .filter(|r| {
+                        r.spec["host"].as_str() == Some(host)
+                            && r.spec["subsets"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .any(|s| s["name"].as_str() == Some(subset))
+                    })
+                    .collect();
+                if defining.is_empty() {
+                    findings.errors.push(problem(
+                        ProblemKind::Internal,
+                        field,
+                        format!(
+                            "IST0101 ReferencedResourceNotFound (KIA1107): {} routes to subset \
+                             {subset} of {host}, which no DestinationRule defines",
+                            service.subject()
+                        ),
+                    ));
+                    continue;
+                }
+                for viewer in &viewers {
+                    let seen = defining
+                        .iter()
+                        .any(|r| visible_from(r.namespace, &strings(&r.spec["exportTo"]), viewer));
+                    if !seen {
+                        findings.errors.push(problem(
+                            ProblemKind::Internal,
+                            field.clone(),
+                            format!(
+                                "IST0101 ReferencedResourceNotFound: {} is evaluated in \
+                                 namespace {viewer} (the ingress gateway's), which does not see \
+                                 the DestinationRule defining subset {subset} of {host}; export \
+                                 it there",
+                                service.subject()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// IST0127 (Kiali KIA0004 for AuthorizationPolicy): a policy selecting `app: <workload>` where the
+/// plan neither routes to a Service of that name in the namespace nor sets its traffic policy.
+fn policy_selectors(objects: &[Object<'_>], findings: &mut Findings) {
+    let mut known: BTreeSet<String> = BTreeSet::new();
+    for object in objects {
+        match object.kind {
+            "VirtualService" => {
+                for section in ["http", "tls", "tcp"] {
+                    for rule in object.spec[section].as_array().into_iter().flatten() {
+                        for destination in rule["route"].as_array().into_iter().flatten() {
+                            if let Some(host) = destination["destination"]["host"].as_str() {
+                                known.insert(host.to_owned());
+                            }
+                        }
+                    }
+                }
+            }
+            "DestinationRule" => {
+                if let Some(host) = object.spec["host"].as_str() {
+                    known.insert(host.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    for policy in objects.iter().filter(|o| {
+        matches!(
+            o.kind,
+            "AuthorizationPolicy" | "RequestAuthentication" | "PeerAuthentication"
+        )
+    }) {
+        let Some(app) = policy.spec["selector"]["matchLabels"]["app"].as_str() else {
+            continue;
+        };
+        let host = format!("{app}.{}.svc.cluster.local", policy.namespace);
+        if known.contains(&host) {
+            continue;
+        }
+        let kiali = if policy.kind == "AuthorizationPolicy" {
+            " (KIA0004)"
+        } else {
+            ""
+        };
+        findings.warnings.push(problem(
+            ProblemKind::Policy,
+            "spec.selector.matchLabels.app",
+            format!(
+                "IST0127 NoMatchingWorkloadsFound{kiali}: {} selects app: {app}, and no granted \
+                 route or traffic policy names a Service {app} in {}; it applies only if pods \
+                 there carry that label",
+                policy.subject(),
+                policy.namespace
+            ),
+        ));
+    }
 }
 
 /// A URI match as the analyzer compares them.

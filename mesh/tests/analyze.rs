@@ -265,3 +265,101 @@ fn generated_plans_have_no_findings() {
     let plan = mesh::render_state(&common::catalog(), &requests).expect("plans");
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
 }
+
+fn destination_rule(namespace: &str, host: &str, export_to: Value, subsets: Value) -> Value {
+    json!({"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+           "metadata": {"name": "orders", "namespace": namespace},
+           "spec": {"host": host, "exportTo": export_to, "subsets": subsets}})
+}
+
+fn split_delegate() -> Value {
+    delegate(
+        "team-a",
+        json!([{"name": "orders", "match": [prefix("/orders/")], "route": [
+            {"destination": {"host": "orders.team-a.svc.cluster.local", "subset": "stable", "port": {"number": 8080}}, "weight": 90},
+            {"destination": {"host": "orders.team-a.svc.cluster.local", "subset": "canary", "port": {"number": 8080}}, "weight": 10}
+        ]}]),
+        json!(["istio-ingress"]),
+    )
+}
+
+#[test]
+fn a_subset_no_destination_rule_defines_is_ist0101() {
+    let findings = analyze(&[
+        split_delegate(),
+        destination_rule(
+            "team-a",
+            "orders.team-a.svc.cluster.local",
+            json!([".", "istio-ingress"]),
+            json!([{"name": "stable", "labels": {"version": "v1"}}]),
+        ),
+    ]);
+    let message = one_with(&findings.errors, "KIA1107");
+    assert!(message.contains("IST0101"), "{message}");
+    assert!(
+        message.contains("subset canary of orders.team-a.svc.cluster.local"),
+        "{message}"
+    );
+    assert_eq!(
+        findings.errors[0].field,
+        "spec.http[0].route[1].destination.subset"
+    );
+}
+
+#[test]
+fn a_destination_rule_the_gateway_does_not_see_is_reported() {
+    let findings = analyze(&[
+        split_delegate(),
+        destination_rule(
+            "team-a",
+            "orders.team-a.svc.cluster.local",
+            json!(["."]),
+            json!([{"name": "stable", "labels": {"version": "v1"}}, {"name": "canary", "labels": {"version": "v2"}}]),
+        ),
+    ]);
+    assert_eq!(findings.errors.len(), 2, "{findings:?}");
+    assert!(
+        findings.errors[0].message.contains(
+            "evaluated in namespace istio-ingress (the ingress gateway's), which does not see"
+        ),
+        "{findings:?}"
+    );
+    // Exported there, or to everyone: fine.
+    for export_to in [json!([".", "istio-ingress"]), json!(["*"])] {
+        let findings = analyze(&[
+            split_delegate(),
+            destination_rule(
+                "team-a",
+                "orders.team-a.svc.cluster.local",
+                export_to,
+                json!([{"name": "stable"}, {"name": "canary"}]),
+            ),
+        ]);
+        assert!(findings.errors.is_empty(), "{findings:?}");
+    }
+}
+
+#[test]
+fn a_policy_selecting_no_routed_workload_is_a_warning() {
+    let policy = |kind: &str, app: &str| {
+        json!({"apiVersion": "security.istio.io/v1", "kind": kind,
+               "metadata": {"name": format!("{app}-p"), "namespace": "team-a"},
+               "spec": {"selector": {"matchLabels": {"app": app}}, "action": "ALLOW"}})
+    };
+    let findings = analyze(&[
+        split_delegate(),
+        policy("AuthorizationPolicy", "orders"),
+        policy("AuthorizationPolicy", "ordrs"),
+        policy("RequestAuthentication", "payments"),
+    ]);
+    let warnings = messages(&findings.warnings);
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].contains("IST0127 NoMatchingWorkloadsFound (KIA0004): AuthorizationPolicy team-a/ordrs-p selects app: ordrs"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[1].contains("RequestAuthentication team-a/payments-p selects app: payments"),
+        "{warnings:?}"
+    );
+}

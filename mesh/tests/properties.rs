@@ -285,3 +285,163 @@ proptest! {
         }
     }
 }
+
+/// A catalog whose environments allow a token issuer and have a trace collector, so every kind
+/// can be granted.
+fn catalog_for_every_kind() -> mesh::Catalog {
+    let mut file = common::catalog_file();
+    for env in &mut file.environments {
+        env.jwt.issuers = vec![mesh::config::JwtIssuerConfig {
+            issuer: "https://login.example.com".to_owned(),
+            jwks_uri: Some("https://login.example.com/keys".to_owned()),
+            jwks: None,
+        }];
+        env.tracing = Some(mesh::config::TracingConfig {
+            collector: "observability/otel-collector".to_owned(),
+            port: 4318,
+            protocol: None,
+        });
+    }
+    mesh::Catalog::from_config(file.environments, file.teams).expect("valid catalog")
+}
+
+/// A request of any kind from a small vocabulary, so that kinds meet on the same Services,
+/// routes, workloads and namespaces.
+fn any_kind_request() -> impl Strategy<Value = mesh::Request> {
+    (
+        prop_oneof![Just("dev"), Just("prod")],
+        prop_oneof![Just("team-a"), Just("team-b")],
+        0u8..9,
+        0u8..2,
+        0u8..=100,
+        0u8..3,
+    )
+        .prop_map(|(env, team, kind, n, weight, shape)| {
+            let service = ["orders", "billing"][usize::from(n)];
+            let head = format!("environment: {env}\nteam: {team}\n");
+            let text = match kind {
+                0 => format!(
+                    "kind: ApiRoute\n{head}host: api.{env}.example.com\npath: /{team}/{service}\n\
+                     target: {{namespace: {team}, service: {service}, port: 8080}}\n"
+                ),
+                1 => {
+                    let sides = match shape {
+                        0 => format!(
+                            "stable: {{subset: v1, labels: {{version: v1}}, weight: {}}}\n\
+                             canary: {{subset: v2, labels: {{version: v2}}, weight: {weight}}}\n",
+                            100 - weight
+                        ),
+                        1 => format!(
+                            "stable: {{service: {service}, weight: {}}}\n\
+                             canary: {{service: {service}-canary, weight: {weight}}}\n",
+                            100 - weight
+                        ),
+                        _ => format!(
+                            "rollout: {service}\nstable: {{subset: stable}}\ncanary: {{subset: canary}}\n"
+                        ),
+                    };
+                    format!(
+                        "kind: TrafficSplit\n{head}host: api.{env}.example.com\npath: /{team}/{service}\n\
+                         namespace: {team}\n{sides}"
+                    )
+                }
+                2 => format!(
+                    "kind: CircuitBreaker\n{head}namespace: {team}\nservice: {service}\n\
+                     callers: [team-c]\nconnectionPool: {{http: {{http2MaxRequests: {}}}}}\n",
+                    u32::from(weight) + 1
+                ),
+                3 => format!(
+                    "kind: MutualTls\n{head}namespace: {team}\nmode: {}\n",
+                    ["STRICT", "PERMISSIVE", "STRICT"][usize::from(shape)]
+                ),
+                4 => format!(
+                    "kind: MutualTls\n{head}namespace: {team}\nworkload: {service}\nmode: STRICT\n\
+                     portLevelMtls: {{\"9090\": PERMISSIVE}}\n"
+                ),
+                5 => format!(
+                    "kind: Authorization\n{head}namespace: {team}\nworkload: {service}\n\
+                     rules:\n- from: {{namespaces: [team-c], ingressGateway: true}}\n"
+                ),
+                6 => format!(
+                    "kind: JwtAuthentication\n{head}namespace: {team}\nworkload: {service}\n\
+                     issuer: https://login.example.com\n"
+                ),
+                7 => format!("kind: Tracing\n{head}namespace: {team}\nlanguage: java\n"),
+                _ => format!(
+                    "kind: Egress\n{head}namespace: {team}\nhosts: [api{n}.example.com]\n\
+                     ports: [{{number: 443, protocol: TLS}}]\n"
+                ),
+            };
+            common::parse_one(&text)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn any_mix_of_granted_kinds_keeps_one_rule_per_host_one_peer_authentication_and_whole_weights(
+        requests in prop::collection::vec(any_kind_request(), 1..16)
+    ) {
+        let catalog = catalog_for_every_kind();
+        // Every team's route to each of its Services is granted, so splits, breakers and
+        // policies meet on them; then what review would accept, in order, each request checked
+        // against the state.
+        let mut granted: Vec<mesh::Request> = Vec::new();
+        for env in ["dev", "prod"] {
+            for team in ["team-a", "team-b"] {
+                for service in ["orders", "billing"] {
+                    granted.push(common::parse_one(&format!(
+                        "kind: ApiRoute\nenvironment: {env}\nteam: {team}\nhost: api.{env}.example.com\n\
+                         path: /{team}/{service}\ntarget: {{namespace: {team}, service: {service}, port: 8080}}\n"
+                    )));
+                }
+            }
+        }
+        for (i, request) in requests.into_iter().enumerate() {
+            let request = request.with_origin(format!("request {i}"));
+            match plan(&catalog, &granted, std::slice::from_ref(&request)) {
+                Ok(_) => granted.push(request),
+                Err(problems) => prop_assert!(
+                    problems.iter().all(|p| p.kind != ProblemKind::Internal),
+                    "{:?}", problems
+                ),
+            }
+        }
+        // The whole state renders: every object passes validation and the analyzer.
+        let state = mesh::render_state(&catalog, &granted)
+            .map_err(|p| TestCaseError::fail(format!("{p:?}")))?;
+        let mut rules_per_host = std::collections::BTreeMap::new();
+        let mut namespace_wide = std::collections::BTreeMap::new();
+        for file in state.files.iter().filter(|f| !f.path.ends_with("kustomization.yaml")) {
+            let value: serde_json::Value = serde_norway::from_str(&file.contents).expect("yaml");
+            let env = file.path.split('/').next().unwrap_or_default().to_owned();
+            let namespace = value["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
+            match value["kind"].as_str().unwrap_or_default() {
+                "DestinationRule" => {
+                    let host = value["spec"]["host"].as_str().unwrap_or_default().to_owned();
+                    *rules_per_host.entry((env, namespace, host)).or_insert(0) += 1;
+                }
+                "PeerAuthentication" if value["spec"].get("selector").is_none() => {
+                    *namespace_wide.entry((env, namespace)).or_insert(0) += 1;
+                }
+                "VirtualService" => {
+                    for rule in value["spec"]["http"].as_array().into_iter().flatten() {
+                        let route = rule["route"].as_array().cloned().unwrap_or_default();
+                        if route.len() > 1 {
+                            let sum: u64 = route.iter().map(|d| d["weight"].as_u64().unwrap_or(0)).sum();
+                            prop_assert_eq!(sum, 100, "{}", file.path);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (key, count) in rules_per_host {
+            prop_assert_eq!(count, 1, "DestinationRules for {:?}", key);
+        }
+        for (key, count) in namespace_wide {
+            prop_assert_eq!(count, 1, "namespace-wide PeerAuthentications in {:?}", key);
+        }
+    }
+}
