@@ -33,3 +33,9 @@ cat "$ROOT"/style/*.css > "$SITE/pkg/signalbox.css"
 raw=$(stat -c %s "$SITE/pkg/signalbox_bg.wasm")
 gz=$(gzip -9 -c "$SITE/pkg/signalbox_bg.wasm" | wc -c)
 printf 'browser bundle: signalbox_bg.wasm %d KiB raw, %d KiB gzip\n' $((raw / 1024)) $((gz / 1024))
+js_gz=$(gzip -9 -c "$SITE/pkg/signalbox.js" | wc -c)
+css_gz=$(gzip -9 -c "$SITE/pkg/signalbox.css" | wc -c)
+# Only the request forms, the YAML editor and the request page load the bundle (app::hydrates);
+# the first page (sign-in, then the overview) is complete as the server renders it.
+printf 'first page (sign-in, overview, lists, audit): stylesheet %d KiB gzip, no script, no wasm\n' $((css_gz / 1024))
+printf 'interactive pages (forms, YAML editor, request page): + %d KiB gzip (script and wasm)\n' $(((js_gz + gz) / 1024))

@@ -24,10 +24,29 @@ pub struct CspNonce(pub String);
 // Every page renders in full before it is sent (`SsrMode::Async`): without JavaScript, streamed
 // out-of-order fragments would never be put in place, and every page must work without it.
 
+/// Whether a page loads the browser bundle: only the pages that do something in the browser
+/// (the request forms and the YAML editor check as the user types; the request page follows its
+/// delivery). Every other page (sign-in, the overview, lists, audit, account) is complete as the
+/// server renders it, links and forms included, so it downloads no wasm at all; a page reached
+/// from a hydrated one by a client-side link renders in the browser as before.
+pub fn hydrates(path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    path == "/preview"
+        || path.starts_with("/requests/new/")
+        || path
+            .strip_prefix("/requests/")
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+}
+
 /// The whole HTML document; only ever rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     use_csp_nonce();
+    #[cfg(feature = "ssr")]
+    let hydrate =
+        use_context::<http::request::Parts>().is_none_or(|parts| hydrates(parts.uri.path()));
+    #[cfg(not(feature = "ssr"))]
+    let hydrate = true;
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -36,7 +55,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 // No icon file: an empty one spares every page a request that would 404.
                 <link rel="icon" href="data:," />
-                <HydrationScripts options />
+                {hydrate.then(|| view! { <HydrationScripts options /> })}
                 <MetaTags />
             </head>
             <body>

@@ -66,8 +66,10 @@ async fn every_response_carries_a_request_id_and_security_headers() {
 #[tokio::test]
 async fn the_hydration_script_carries_the_nonce_the_policy_names() {
     let app = TestApp::spawn().await;
+    app.sign_in_as("alice").await;
 
-    let response = app.get("/sign-in").await;
+    // The YAML editor hydrates (the sign-in page loads no script at all).
+    let response = app.get("/preview").await;
     let csp = response.headers()["content-security-policy"]
         .to_str()
         .expect("ascii")

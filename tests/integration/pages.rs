@@ -44,9 +44,40 @@ async fn the_start_page_is_rendered_on_the_server_with_the_environments() {
     assert!(html.contains("api.dev.example.com"), "{html}");
     assert!(html.contains("api.prod.example.com"));
     assert!(
-        html.contains("/pkg/signalbox.js"),
-        "the page loads the hydration bundle"
+        !html.contains("/pkg/signalbox.js"),
+        "the overview is complete as rendered: it loads no wasm"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn only_the_pages_that_work_in_the_browser_load_the_bundle() {
+    let app = TestApp::spawn().await;
+    // The first page anyone sees loads no wasm: signed out, the sign-in page.
+    let html = app.get("/sign-in").await.text().await.expect("body");
+    assert!(html.contains("/pkg/signalbox.css"), "the stylesheet loads");
+    assert!(!html.contains("/pkg/signalbox.js"), "{html}");
+    assert!(!html.contains("signalbox_bg.wasm"), "{html}");
+    app.sign_in_as("alice").await;
+    for (path, hydrates) in [
+        ("/", false),
+        ("/requests", false),
+        ("/queue", false),
+        ("/audit", false),
+        ("/account", false),
+        ("/requests/new/api", true),
+        ("/requests/new/egress", true),
+        ("/preview", true),
+    ] {
+        let html = app.get(path).await.text().await.expect("body");
+        assert_eq!(html.contains("/pkg/signalbox.js"), hydrates, "{path}");
+    }
+    for path in ["/sign-in", "/", "/requests/new/api"] {
+        assert_eq!(app::hydrates(path), path == "/requests/new/api", "{path}");
+    }
+    assert!(app::hydrates(
+        "/requests/0192b1c4-7a4e-7000-8000-000000000000"
+    ));
     app.stop().await;
 }
 

@@ -374,3 +374,56 @@ async fn the_yaml_editor_asks_for_review_of_what_it_holds() {
     browser.close().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_yaml_editor_previews_a_canary_under_argo_rollouts_with_what_to_merge() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start(Scripts::Enabled).await;
+    sign_in(&browser, &app, "alice", "/preview").await;
+    browser
+        .fill(
+            "#request",
+            "kind: ApiRoute\nenvironment: dev\nteam: team-a\nhost: api.dev.example.com\n\
+             path: /orders/v1\ntarget: {namespace: team-a, service: orders, port: 8080}\n\
+             ---\nkind: TrafficSplit\nenvironment: dev\nteam: team-a\nhost: api.dev.example.com\n\
+             path: /orders/v1\nnamespace: team-a\nrollout: orders\n\
+             stable: {subset: stable}\ncanary: {subset: canary}\n\
+             ---\nkind: CircuitBreaker\nenvironment: dev\nteam: team-a\nnamespace: team-a\n\
+             service: orders\noutlierDetection: {consecutive5xxErrors: 5, maxEjectionPercent: 50}\n",
+        )
+        .await;
+    let preview = browser
+        .wait_for_text("#preview-output", "destinationrule-orders.yaml")
+        .await;
+    assert!(preview.contains("subset: canary"), "{preview}");
+    assert!(preview.contains("consecutive5xxErrors: 5"), "{preview}");
+    let guidance = browser
+        .wait_for_text("#preview-guidance", "Argo Rollout orders in team-a")
+        .await;
+    assert!(guidance.contains("canarySubsetName: canary"), "{guidance}");
+    assert!(
+        guidance.contains("RespectIgnoreDifferences=true"),
+        "{guidance}"
+    );
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "{violations:?}");
+
+    // A refusal of the new kinds shows in the same place, with its field.
+    browser
+        .fill(
+            "#request",
+            "kind: CircuitBreaker\nenvironment: dev\nteam: team-a\nnamespace: team-a\n\
+             service: orders\nconnectionPool: {tcp: {maxConnections: 0}}\n",
+        )
+        .await;
+    let status = browser
+        .wait_for_text("#preview-status", "cannot be granted")
+        .await;
+    assert!(status.contains("cannot be granted"), "{status}");
+    let problems = browser
+        .wait_for_text("main", "connectionPool.tcp.maxConnections")
+        .await;
+    assert!(problems.contains("Envoy reads 0 as no limit"), "{problems}");
+    browser.close().await;
+    app.stop().await;
+}

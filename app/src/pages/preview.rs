@@ -28,8 +28,16 @@ timeout: 5s
 /// The outcome of checking request text: either the generated files or the problems.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Outcome {
-    Rendered { yaml: String, files: usize },
-    Refused { problems: Vec<mesh::Problem> },
+    Rendered {
+        yaml: String,
+        files: usize,
+        /// What people do outside the pull request (a Rollout's traffic routing, annotations).
+        #[serde(default)]
+        guidance: Vec<mesh::plan::Guidance>,
+    },
+    Refused {
+        problems: Vec<mesh::Problem>,
+    },
 }
 
 /// Which teams the user may request for: platform admins for any, everyone else for their own.
@@ -103,6 +111,7 @@ pub fn check_text(
         Ok(plan) => Outcome::Rendered {
             yaml: plan.to_multi_document_yaml(),
             files: plan.files.len(),
+            guidance: plan.guidance,
         },
         Err(problems) => Outcome::Refused { problems },
     }
@@ -524,9 +533,23 @@ fn ServerCheck(result: Signal<Option<Result<Outcome, ServerFnError>>>) -> impl I
 fn OutcomeView(outcome: Signal<Outcome>) -> impl IntoView {
     move || {
         match outcome.get() {
-        Outcome::Rendered { yaml, files } => view! {
+        Outcome::Rendered { yaml, files, guidance } => view! {
             <p class="status ok" id="preview-status">{format!("{} would change.", files_changed(files))}</p>
             <pre class="output" id="preview-output" tabindex="0"><code>{yaml}</code></pre>
+            {(!guidance.is_empty()).then(|| view! {
+                <section class="guidance" id="preview-guidance" aria-labelledby="preview-guidance-heading">
+                    <h3 id="preview-guidance-heading">"Outside the pull request"</h3>
+                    {guidance.into_iter().map(|g| view! {
+                        <article class="guidance-item">
+                            <h4>{g.title}</h4>
+                            <p>{g.text}</p>
+                            {(!g.yaml.is_empty()).then(|| view! {
+                                <pre class="output" tabindex="0"><code>{g.yaml.clone()}</code></pre>
+                            })}
+                        </article>
+                    }).collect_view()}
+                </section>
+            })}
         }
         .into_any(),
         Outcome::Refused { problems } => view! {
