@@ -47,6 +47,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         use_context::<http::request::Parts>().is_none_or(|parts| hydrates(parts.uri.path()));
     #[cfg(not(feature = "ssr"))]
     let hydrate = true;
+    // A page that never hydrates needs none of its resources serialized for the browser: the
+    // rendered HTML is all it sends.
+    if !hydrate && let Some(shared) = Owner::current_shared_context() {
+        shared.set_is_hydrating(false);
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -5,6 +5,10 @@
 //! `bare_lists DATABASE_URL ADDRESS` serves `/queue` as the demo approver (carol) and
 //! `/requests` as the demo requester of team-a (alice).
 
+/// The same allocator as the `signalbox` binary, so the comparison is of the pages alone.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 
 use axum::Router;

@@ -13,7 +13,9 @@ use crate::requests::approver_queue;
 #[component]
 pub fn QueuePage() -> impl IntoView {
     let query = use_query_map();
-    let params = move || {
+    // A memo: after a client-side navigation the list is fetched again only when its filters
+    // changed, not on every change of the URL's query.
+    let params = Memo::new(move |_| {
         query.with(|q| {
             ["environment", "team", "kind", "after"]
                 .into_iter()
@@ -24,11 +26,14 @@ pub fn QueuePage() -> impl IntoView {
                 })
                 .collect::<Vec<_>>()
         })
-    };
-    let page = Resource::new(params, |params| {
-        let get = |k: &str| params.iter().find(|(p, _)| p == k).map(|(_, v)| v.clone());
-        approver_queue(get("environment"), get("team"), get("kind"), get("after"))
     });
+    let page = Resource::new(
+        move || params.get(),
+        |params| {
+            let get = |k: &str| params.iter().find(|(p, _)| p == k).map(|(_, v)| v.clone());
+            approver_queue(get("environment"), get("team"), get("kind"), get("after"))
+        },
+    );
     let catalog = Resource::new(|| (), |()| load_catalog_config());
     view! {
         <Title text="Review queue" />
@@ -36,7 +41,7 @@ pub fn QueuePage() -> impl IntoView {
         <p class="lead">"Requests waiting for your decision, oldest first."</p>
         <Suspense fallback=|| view! { <p class="hint">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let params = params();
+                let params = params.get();
                 let (environments, teams) = catalog
                     .await
                     .map(|c| (

@@ -20,7 +20,9 @@ const STATES: &[(&str, &str)] = &[
 #[component]
 pub fn MyRequestsPage() -> impl IntoView {
     let query = use_query_map();
-    let params = move || {
+    // A memo: after a client-side navigation the list is fetched again only when its filters
+    // changed, not on every change of the URL's query.
+    let params = Memo::new(move |_| {
         query.with(|q| {
             ["state", "environment", "before"]
                 .into_iter()
@@ -31,11 +33,14 @@ pub fn MyRequestsPage() -> impl IntoView {
                 })
                 .collect::<Vec<_>>()
         })
-    };
-    let page = Resource::new(params, |params| {
-        let get = |k: &str| params.iter().find(|(p, _)| p == k).map(|(_, v)| v.clone());
-        my_requests(get("state"), get("environment"), get("before"))
     });
+    let page = Resource::new(
+        move || params.get(),
+        |params| {
+            let get = |k: &str| params.iter().find(|(p, _)| p == k).map(|(_, v)| v.clone());
+            my_requests(get("state"), get("environment"), get("before"))
+        },
+    );
     let catalog = Resource::new(|| (), |()| load_catalog_config());
     view! {
         <Title text="My requests" />
@@ -49,7 +54,7 @@ pub fn MyRequestsPage() -> impl IntoView {
         <p class="lead">"Requests you made, and those of your teams."</p>
         <Suspense fallback=|| view! { <p class="hint">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let params = params();
+                let params = params.get();
                 let environments: Vec<String> = catalog
                     .await
                     .map(|c| c.environments.into_iter().map(|e| e.name).collect())
