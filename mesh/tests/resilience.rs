@@ -6,41 +6,16 @@
 
 mod common;
 
-use common::{catalog, parse_one, route};
+use common::{catalog, message, objects_of, parse_one, refusal, route};
 use mesh::plan::plan;
 use mesh::{ProblemKind, Request, parse_documents, render_state};
 use serde_json::Value;
-
-fn objects_of(plan: &mesh::Plan) -> Vec<Value> {
-    plan.files
-        .iter()
-        .filter(|f| !f.path.ends_with("kustomization.yaml"))
-        .map(|f| serde_norway::from_str(&f.contents).expect("rendered YAML parses"))
-        .collect()
-}
 
 fn of_kind<'a>(objects: &'a [Value], kind: &str, namespace: &str) -> Vec<&'a Value> {
     objects
         .iter()
         .filter(|o| o["kind"] == kind && o["metadata"]["namespace"] == namespace)
         .collect()
-}
-
-/// The problems of a text that fails to parse, as `field: message` lines.
-fn refusal(text: &str) -> Vec<(String, String)> {
-    parse_documents("r.yaml", text)
-        .expect_err("refused")
-        .into_iter()
-        .map(|p| (p.field, p.message))
-        .collect()
-}
-
-fn refused_field<'a>(problems: &'a [(String, String)], field: &str) -> &'a str {
-    problems
-        .iter()
-        .find(|(f, _)| f == field)
-        .map(|(_, m)| m.as_str())
-        .unwrap_or_else(|| panic!("no problem for {field}: {problems:?}"))
 }
 
 const ROUTE: &str = "kind: ApiRoute\nenvironment: dev\nteam: team-a\nhost: api.dev.example.com\n\
@@ -68,33 +43,33 @@ fn retry_on_is_rendered_and_round_trips() {
 fn retry_refusals_name_the_field_and_what_is_accepted() {
     let problems = refusal(&format!("{ROUTE}retries: {{attempts: 0, retryOn: 5xx}}\n"));
     assert!(
-        refused_field(&problems, "retries.retryOn").contains("attempts of at least 1"),
+        message(&problems, "retries.retryOn").contains("attempts of at least 1"),
         "{problems:?}"
     );
 
     let problems = refusal(&format!(
         "{ROUTE}retries: {{attempts: 2, retryOn: \"5xx,sometimes\"}}\n"
     ));
-    let message = refused_field(&problems, "retries.retryOn");
+    let said = message(&problems, "retries.retryOn");
     assert!(
-        message.contains("\"sometimes\" is not a retry condition"),
-        "{message}"
+        said.contains("\"sometimes\" is not a retry condition"),
+        "{said}"
     );
-    assert!(message.contains("connect-failure"), "{message}");
-    assert!(message.contains("HTTP status codes"), "{message}");
+    assert!(said.contains("connect-failure"), "{said}");
+    assert!(said.contains("HTTP status codes"), "{said}");
 
     let problems = refusal(&format!(
         "{ROUTE}retries: {{attempts: 2, retryOn: \"600\"}}\n"
     ));
-    refused_field(&problems, "retries.retryOn");
+    message(&problems, "retries.retryOn");
 
     // Three tries of 2s do not fit in 5s: the third would be cut short.
     let problems = refusal(&format!(
         "{ROUTE}timeout: 5s\nretries: {{attempts: 2, perTryTimeout: 2s}}\n"
     ));
-    let message = refused_field(&problems, "retries.perTryTimeout");
-    assert!(message.contains("6000ms"), "{message}");
-    assert!(message.contains("at most 1666ms"), "{message}");
+    let said = message(&problems, "retries.perTryTimeout");
+    assert!(said.contains("6000ms"), "{said}");
+    assert!(said.contains("at most 1666ms"), "{said}");
     // Exactly fitting is fine.
     parse_one(&format!(
         "{ROUTE}timeout: 6s\nretries: {{attempts: 2, perTryTimeout: 2s}}\n"
@@ -102,17 +77,17 @@ fn retry_refusals_name_the_field_and_what_is_accepted() {
 
     let problems = refusal(&format!("{ROUTE}timeout: 0.5ms\n"));
     assert!(
-        refused_field(&problems, "timeout").contains("1 ms to 24 h"),
+        message(&problems, "timeout").contains("1 ms to 24 h"),
         "{problems:?}"
     );
     let problems = refusal(&format!("{ROUTE}timeout: 1.0005s\n"));
     assert!(
-        refused_field(&problems, "timeout").contains("millisecond"),
+        message(&problems, "timeout").contains("millisecond"),
         "{problems:?}"
     );
     let problems = refusal(&format!("{ROUTE}timeout: 0ms\n"));
     assert!(
-        refused_field(&problems, "timeout").contains("at least 1ms"),
+        message(&problems, "timeout").contains("at least 1ms"),
         "{problems:?}"
     );
 }
@@ -198,28 +173,28 @@ fn mtls_refusals_say_what_is_accepted() {
         "{base}mode: STRICT\nportLevelMtls: {{\"9090\": PERMISSIVE}}\n"
     ));
     assert!(
-        refused_field(&problems, "portLevelMtls").contains("needs a workload"),
+        message(&problems, "portLevelMtls").contains("needs a workload"),
         "{problems:?}"
     );
     let problems = refusal(&format!("{base}mode: DISABLE\n"));
     assert!(
-        refused_field(&problems, "mode").contains("use PERMISSIVE"),
+        message(&problems, "mode").contains("use PERMISSIVE"),
         "{problems:?}"
     );
     let problems = refusal(&format!("{base}mode: strict\n"));
     assert!(
-        refused_field(&problems, "mode").contains("expected STRICT or PERMISSIVE"),
+        message(&problems, "mode").contains("expected STRICT or PERMISSIVE"),
         "{problems:?}"
     );
     let problems = refusal(&format!(
         "{base}workload: billing\nmode: STRICT\nportLevelMtls: {{\"99999\": PERMISSIVE}}\n"
     ));
-    refused_field(&problems, "portLevelMtls.99999");
+    message(&problems, "portLevelMtls.99999");
     let problems = refusal(&format!(
         "{base}workload: billing\nmode: STRICT\nportLevelMtls: {{\"9090\": STRICT}}\n"
     ));
     assert!(
-        refused_field(&problems, "portLevelMtls").contains("leave portLevelMtls out"),
+        message(&problems, "portLevelMtls").contains("leave portLevelMtls out"),
         "{problems:?}"
     );
 
@@ -382,7 +357,7 @@ fn circuit_breaker_refusals_say_what_is_accepted() {
         "{BREAKER}connectionPool: {{http: {{http2MaxRequests: 0}}}}\n"
     ));
     assert!(
-        refused_field(&problems, "connectionPool.http.http2MaxRequests")
+        message(&problems, "connectionPool.http.http2MaxRequests")
             .contains("Envoy reads 0 as no limit"),
         "{problems:?}"
     );
@@ -390,60 +365,60 @@ fn circuit_breaker_refusals_say_what_is_accepted() {
         "{BREAKER}connectionPool: {{tcp: {{maxConnections: 3000000000}}}}\n"
     ));
     assert!(
-        refused_field(&problems, "connectionPool.tcp.maxConnections").contains("1 to 2147483647"),
+        message(&problems, "connectionPool.tcp.maxConnections").contains("1 to 2147483647"),
         "{problems:?}"
     );
     let problems = refusal(&format!(
         "{BREAKER}outlierDetection: {{consecutive5xxErrors: 3, maxEjectionPercent: 100}}\n"
     ));
     assert!(
-        refused_field(&problems, "outlierDetection.maxEjectionPercent")
+        message(&problems, "outlierDetection.maxEjectionPercent")
             .contains("minHealthPercent above 0"),
         "{problems:?}"
     );
     let problems = refusal(&format!(
         "{BREAKER}outlierDetection: {{maxEjectionPercent: 100, minHealthPercent: 0}}\n"
     ));
-    refused_field(&problems, "outlierDetection.maxEjectionPercent");
+    message(&problems, "outlierDetection.maxEjectionPercent");
     let problems = refusal(&format!(
         "{BREAKER}outlierDetection: {{maxEjectionPercent: 120}}\n"
     ));
     assert!(
-        refused_field(&problems, "outlierDetection.maxEjectionPercent").contains("1 to 100"),
+        message(&problems, "outlierDetection.maxEjectionPercent").contains("1 to 100"),
         "{problems:?}"
     );
     let problems = refusal(&format!(
         "{BREAKER}connectionPool: {{http: {{maxRetries: 3}}}}\ntls: {{mode: DISABLE}}\n"
     ));
     assert!(
-        refused_field(&problems, "tls").contains("automatic mTLS"),
+        message(&problems, "tls").contains("automatic mTLS"),
         "{problems:?}"
     );
     let problems = refusal(BREAKER);
     assert!(
-        refused_field(&problems, "connectionPool").contains("outlierDetection"),
+        message(&problems, "connectionPool").contains("outlierDetection"),
         "{problems:?}"
     );
     let problems = refusal(&format!("{BREAKER}connectionPool: {{tcp: {{}}}}\n"));
     assert!(
-        refused_field(&problems, "connectionPool").contains("sets no limit"),
+        message(&problems, "connectionPool").contains("sets no limit"),
         "{problems:?}"
     );
     let problems = refusal(&format!(
         "{BREAKER}callers: [team-a, team-b, team-b]\noutlierDetection: {{consecutive5xxErrors: 3}}\n"
     ));
     assert!(
-        refused_field(&problems, "callers[0]").contains("own namespace"),
+        message(&problems, "callers[0]").contains("own namespace"),
         "{problems:?}"
     );
     assert!(
-        refused_field(&problems, "callers[2]").contains("twice"),
+        message(&problems, "callers[2]").contains("twice"),
         "{problems:?}"
     );
     let problems = refusal(&format!(
         "{BREAKER}outlierDetection: {{consecutive5xxErrors: 3, interval: 0s}}\n"
     ));
-    refused_field(&problems, "outlierDetection.interval");
+    message(&problems, "outlierDetection.interval");
 }
 
 #[test]

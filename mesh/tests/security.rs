@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::{catalog_file, parse_one};
+use common::{catalog_file, message, objects_of, parse_one, refusal};
 use mesh::config::JwtIssuerConfig;
 use mesh::plan::plan;
 use mesh::validate::{SchemaVersion, validation_errors};
-use mesh::{Catalog, ProblemKind, Request, parse_documents, render_state};
+use mesh::{Catalog, ProblemKind, Request, render_state};
 use serde_json::{Value, json};
 
 const ISSUER: &str = "https://login.example.com/realms/main";
@@ -24,14 +24,6 @@ fn catalog() -> Catalog {
         }];
     }
     Catalog::from_config(file.environments, file.teams).expect("valid catalog")
-}
-
-fn objects_of(plan: &mesh::Plan) -> Vec<Value> {
-    plan.files
-        .iter()
-        .filter(|f| !f.path.ends_with("kustomization.yaml"))
-        .map(|f| serde_norway::from_str(&f.contents).expect("rendered YAML parses"))
-        .collect()
 }
 
 fn named<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
@@ -59,22 +51,6 @@ fn authz(env: &str, rules: &str) -> Request {
 
 const RULES: &str = "rules:\n- from: {namespaces: [team-b], serviceAccounts: [team-c/billing], ingressGateway: true}\n  \
                      to: {methods: [GET, POST], paths: [/orders/v1, /orders/v1/*]}\n";
-
-fn problems_of(text: &str) -> Vec<(String, String)> {
-    parse_documents("a.yaml", text)
-        .expect_err("refused")
-        .into_iter()
-        .map(|p| (p.field, p.message))
-        .collect()
-}
-
-fn message<'a>(problems: &'a [(String, String)], field: &str) -> &'a str {
-    problems
-        .iter()
-        .find(|(f, _)| f == field)
-        .map(|(_, m)| m.as_str())
-        .unwrap_or_else(|| panic!("no problem for {field}: {problems:?}"))
-}
 
 #[test]
 fn an_authorization_renders_one_allow_policy_for_the_workload() {
@@ -116,14 +92,14 @@ fn an_authorization_renders_one_allow_policy_for_the_workload() {
 
 #[test]
 fn deny_all_is_only_accepted_when_asked_for() {
-    let problems = problems_of(
+    let problems = refusal(
         "kind: Authorization\nenvironment: dev\nteam: team-a\nnamespace: team-a\nworkload: orders\n",
     );
     assert!(
         message(&problems, "rules").contains("denies every call"),
         "{problems:?}"
     );
-    let problems = problems_of(
+    let problems = refusal(
         "kind: Authorization\nenvironment: dev\nteam: team-a\nnamespace: team-a\nworkload: orders\nrules: []\n",
     );
     assert!(
@@ -144,44 +120,44 @@ fn deny_all_is_only_accepted_when_asked_for() {
 #[test]
 fn authorization_refusals_name_the_field_and_what_is_accepted() {
     let base = "kind: Authorization\nenvironment: dev\nteam: team-a\nnamespace: team-a\nworkload: orders\n";
-    let problems = problems_of(&format!("{base}rules:\n- {{}}\n"));
+    let problems = refusal(&format!("{base}rules:\n- {{}}\n"));
     assert!(
         message(&problems, "rules[0]").contains("allows every call"),
         "{problems:?}"
     );
-    let problems = problems_of(&format!("{base}rules:\n- from: {{}}\n"));
+    let problems = refusal(&format!("{base}rules:\n- from: {{}}\n"));
     assert!(
         message(&problems, "rules[0].from").contains("names no caller"),
         "{problems:?}"
     );
-    let problems = problems_of(&format!("{base}rules:\n- from: {{namespaces: []}}\n"));
+    let problems = refusal(&format!("{base}rules:\n- from: {{namespaces: []}}\n"));
     assert!(
         message(&problems, "rules[0].from.namespaces").contains("is empty"),
         "{problems:?}"
     );
-    let problems = problems_of(&format!("{base}rules:\n- to: {{}}\n"));
+    let problems = refusal(&format!("{base}rules:\n- to: {{}}\n"));
     assert!(
         message(&problems, "rules[0].to").contains("names no operation"),
         "{problems:?}"
     );
-    let problems = problems_of(&format!("{base}rules:\n- to: {{methods: [FETCH]}}\n"));
+    let problems = refusal(&format!("{base}rules:\n- to: {{methods: [FETCH]}}\n"));
     assert!(
         message(&problems, "rules[0].to.methods[0]").contains("expected one of GET"),
         "{problems:?}"
     );
-    let problems = problems_of(&format!("{base}rules:\n- to: {{paths: [/orders*]}}\n"));
+    let problems = refusal(&format!("{base}rules:\n- to: {{paths: [/orders*]}}\n"));
     assert!(
         message(&problems, "rules[0].to.paths[0]").contains("ends with /*"),
         "{problems:?}"
     );
-    let problems = problems_of(&format!(
+    let problems = refusal(&format!(
         "{base}rules:\n- from: {{serviceAccounts: [billing]}}\n"
     ));
     assert!(
         message(&problems, "rules[0].from.serviceAccounts[0]").contains("namespace/name"),
         "{problems:?}"
     );
-    let problems = problems_of(&format!(
+    let problems = refusal(&format!(
         "{base}denyAll: true\nrules:\n- from: {{namespaces: [team-b]}}\n"
     ));
     assert!(
@@ -334,7 +310,7 @@ fn jwt_refusals_say_what_is_accepted() {
     )
     .unwrap_err();
     assert_eq!(problems[0].kind, ProblemKind::Conflict);
-    let problems = problems_of(&format!(
+    let problems = refusal(&format!(
         "kind: JwtAuthentication\nenvironment: dev\nteam: team-a\nnamespace: team-a\n\
          workload: orders\nissuer: {ISSUER}\naudiences: [\"\"]\n"
     ));

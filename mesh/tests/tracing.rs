@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{catalog_file, parse_one};
+use common::{catalog_file, objects_of, parse_one};
 use mesh::config::{EgressConfig, TracingConfig};
 use mesh::plan::plan;
 use mesh::validate::{SchemaVersion, validation_errors};
@@ -26,14 +26,6 @@ fn catalog_with(protocol: &str, port: i64) -> Catalog {
 
 fn catalog() -> Catalog {
     catalog_with("http/protobuf", 4318)
-}
-
-fn objects_of(plan: &mesh::Plan) -> Vec<Value> {
-    plan.files
-        .iter()
-        .filter(|f| !f.path.ends_with("kustomization.yaml"))
-        .map(|f| serde_norway::from_str(&f.contents).expect("rendered YAML parses"))
-        .collect()
 }
 
 fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {

@@ -5,18 +5,10 @@
 
 mod common;
 
-use common::{catalog, parse_one};
+use common::{catalog, message, objects_of, parse_one, refusal};
 use mesh::plan::plan;
-use mesh::{ProblemKind, Request, parse_documents, render_state};
+use mesh::{ProblemKind, Request, render_state};
 use serde_json::{Value, json};
-
-fn objects_of(plan: &mesh::Plan) -> Vec<Value> {
-    plan.files
-        .iter()
-        .filter(|f| !f.path.ends_with("kustomization.yaml"))
-        .map(|f| serde_norway::from_str(&f.contents).expect("rendered YAML parses"))
-        .collect()
-}
 
 fn one<'a>(objects: &'a [Value], kind: &str, namespace: &str, name: &str) -> &'a Value {
     objects
@@ -47,22 +39,6 @@ fn split_in(env: &str, sides: &str) -> Request {
 
 const BY_SUBSET: &str = "stable: {subset: stable, labels: {version: v1}, weight: 90}\n\
                          canary: {subset: canary, labels: {version: v2}, weight: 10}\n";
-
-fn refusal(text: &str) -> Vec<(String, String)> {
-    parse_documents("s.yaml", text)
-        .expect_err("refused")
-        .into_iter()
-        .map(|p| (p.field, p.message))
-        .collect()
-}
-
-fn message<'a>(problems: &'a [(String, String)], field: &str) -> &'a str {
-    problems
-        .iter()
-        .find(|(f, _)| f == field)
-        .map(|(_, m)| m.as_str())
-        .unwrap_or_else(|| panic!("no problem for {field}: {problems:?}"))
-}
 
 #[test]
 fn a_split_by_subsets_weights_the_delegate_route_and_defines_the_subsets() {

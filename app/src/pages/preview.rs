@@ -536,20 +536,7 @@ fn OutcomeView(outcome: Signal<Outcome>) -> impl IntoView {
         Outcome::Rendered { yaml, files, guidance } => view! {
             <p class="status ok" id="preview-status">{format!("{} would change.", files_changed(files))}</p>
             <pre class="output" id="preview-output" tabindex="0"><code>{yaml}</code></pre>
-            {(!guidance.is_empty()).then(|| view! {
-                <section class="guidance" id="preview-guidance" aria-labelledby="preview-guidance-heading">
-                    <h3 id="preview-guidance-heading">"Outside the pull request"</h3>
-                    {guidance.into_iter().map(|g| view! {
-                        <article class="guidance-item">
-                            <h4>{g.title}</h4>
-                            <p>{g.text}</p>
-                            {(!g.yaml.is_empty()).then(|| view! {
-                                <pre class="output" tabindex="0"><code>{g.yaml.clone()}</code></pre>
-                            })}
-                        </article>
-                    }).collect_view()}
-                </section>
-            })}
+            <crate::components::guidance::Guidance id="preview-guidance" items=guidance />
         }
         .into_any(),
         Outcome::Refused { problems } => view! {

@@ -54,3 +54,30 @@ pub fn onboarding(env: &str, team: &str, namespace: &str) -> Request {
     ))
     .with_origin(format!("onboarding {namespace}"))
 }
+
+/// The objects of a plan's files, kustomizations left out.
+pub fn objects_of(plan: &mesh::Plan) -> Vec<serde_json::Value> {
+    plan.files
+        .iter()
+        .filter(|f| !f.path.ends_with("kustomization.yaml"))
+        .map(|f| serde_norway::from_str(&f.contents).expect("rendered YAML parses"))
+        .collect()
+}
+
+/// The problems of a text that does not parse, as (field, message).
+pub fn refusal(text: &str) -> Vec<(String, String)> {
+    mesh::parse_documents("refused.yaml", text)
+        .expect_err("refused")
+        .into_iter()
+        .map(|p| (p.field, p.message))
+        .collect()
+}
+
+/// The message of the problem about `field`.
+pub fn message<'a>(problems: &'a [(String, String)], field: &str) -> &'a str {
+    problems
+        .iter()
+        .find(|(f, _)| f == field)
+        .map(|(_, m)| m.as_str())
+        .unwrap_or_else(|| panic!("no problem for {field}: {problems:?}"))
+}

@@ -214,20 +214,7 @@ fn RequestBody(
                     </div>
                 </ActionForm>
             </section>
-            {(!view.guidance.is_empty()).then(|| view! {
-                <section class="guidance" id="guidance" aria-labelledby="guidance-heading">
-                    <h2 id="guidance-heading">"Outside the pull request"</h2>
-                    {view.guidance.iter().cloned().map(|g| view! {
-                        <article class="guidance-item">
-                            <h3>{g.title}</h3>
-                            <p>{g.text}</p>
-                            {(!g.yaml.is_empty()).then(|| view! {
-                                <pre class="output" tabindex="0"><code>{g.yaml.clone()}</code></pre>
-                            })}
-                        </article>
-                    }).collect_view()}
-                </section>
-            })}
+            <crate::components::guidance::Guidance id="guidance" items=view.guidance.clone() />
             <section class="files" aria-labelledby="files-heading">
                 // Once delivered, the delivery panel shows the files as committed instead.
                 {match view.delivery.pull.is_none() {
