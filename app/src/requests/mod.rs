@@ -324,8 +324,16 @@ pub async fn my_requests(
 ) -> Result<RequestPage, ServerFnError> {
     // Contexts are read before the first await: a resource's later polls may run without them.
     let backend = ssr::backend();
+    let reads = ssr::PageReads::current();
     let user = crate::auth::require_member().await?;
-    ssr::my_requests(&backend, &user, state, environment, before).await
+    let key = format!(
+        "mine {} {state:?} {environment:?} {before:?}",
+        user.user.subject
+    );
+    ssr::PageReads::once(reads, key, async move {
+        ssr::my_requests(&backend, &user, state, environment, before).await
+    })
+    .await
 }
 
 #[server]
@@ -337,8 +345,16 @@ pub async fn approver_queue(
 ) -> Result<RequestPage, ServerFnError> {
     // Contexts are read before the first await: a resource's later polls may run without them.
     let backend = ssr::backend();
+    let reads = ssr::PageReads::current();
     let user = crate::auth::require_member().await?;
-    ssr::approver_queue(&backend, &user, environment, team, kind, after).await
+    let key = format!(
+        "queue {} {environment:?} {team:?} {kind:?} {after:?}",
+        user.user.subject
+    );
+    ssr::PageReads::once(reads, key, async move {
+        ssr::approver_queue(&backend, &user, environment, team, kind, after).await
+    })
+    .await
 }
 
 #[server]
@@ -351,3 +367,5 @@ pub async fn waiting_count() -> Result<i64, ServerFnError> {
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr;
+#[cfg(feature = "ssr")]
+pub use ssr::PageReads;

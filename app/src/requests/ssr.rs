@@ -42,6 +42,46 @@ pub fn backend() -> backend::Backend {
     expect_context::<backend::Backend>()
 }
 
+type SharedRead = futures_util::future::Shared<
+    futures_util::future::BoxFuture<'static, Result<RequestPage, ServerFnError>>,
+>;
+
+/// The list reads of one page request, shared: the server builds a page's view twice while it
+/// renders it (once to find its resources, once to render), so the same list would otherwise be
+/// queried twice. Provided per request; without it (a server function called over HTTP) every
+/// read runs on its own.
+#[derive(Clone, Default)]
+pub struct PageReads(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, SharedRead>>>,
+);
+
+impl PageReads {
+    /// This request's shared reads (read it before the first await, like every context).
+    pub fn current() -> Option<Self> {
+        use_context::<PageReads>()
+    }
+
+    /// Runs `read` once per `key` in this request; later callers share its result.
+    pub async fn once(
+        reads: Option<Self>,
+        key: String,
+        read: impl std::future::Future<Output = Result<RequestPage, ServerFnError>> + Send + 'static,
+    ) -> Result<RequestPage, ServerFnError> {
+        use futures_util::FutureExt as _;
+        let Some(reads) = reads else {
+            return read.await;
+        };
+        let shared = reads
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key)
+            .or_insert_with(|| read.boxed().shared())
+            .clone();
+        shared.await
+    }
+}
+
 /// "in 12 seconds", "in 3 minutes", "now": when something due at `at` happens.
 pub(crate) fn in_words(at: OffsetDateTime) -> String {
     let seconds = (at - OffsetDateTime::now_utc()).whole_seconds();

@@ -51,6 +51,7 @@ pub fn router(state: AppState, sessions: SessionManagerLayer<HashedPostgresStore
         move || {
             provide_context(backend.clone());
             provide_context(app::auth::SignInMode { demo });
+            provide_context(app::requests::PageReads::default());
         }
     };
     let shell = {
