@@ -403,6 +403,15 @@ async fn the_local_forge_commits_what_mesh_renders_and_the_merge_is_followed() {
         actions(&app, id).await,
         ["submitted", "approved", "delivering", "pr_opened", "merged"]
     );
+    // Rendering the pull request checked the request with everything merged (nothing yet).
+    let checked: serde_json::Value = sqlx::query_scalar(
+        "select checked from request_events where request_id = $1 and action = 'pr_opened'",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("the pull request's event");
+    assert_eq!(checked, serde_json::json!({"merged": 0, "problems": []}));
     app.stop().await;
 }
 
@@ -449,6 +458,15 @@ async fn two_pull_requests_at_once_are_each_correct_and_the_second_is_regenerate
             .await
             .contains(&"pr_updated".to_owned())
     );
+    // Regenerating checked it again, now with the first merged.
+    let checked: serde_json::Value = sqlx::query_scalar(
+        "select checked from request_events where request_id = $1 and action = 'pr_updated'",
+    )
+    .bind(second)
+    .fetch_one(&app.pool)
+    .await
+    .expect("the regenerated pull request's event");
+    assert_eq!(checked, serde_json::json!({"merged": 1, "problems": []}));
     // It merges cleanly on top of the first.
     git(
         &repo,

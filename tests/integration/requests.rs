@@ -425,6 +425,88 @@ async fn conflicts_are_checked_again_when_approving() {
         "{message}"
     );
     assert_eq!(state_of(&app, &id).await, "submitted");
+    // The refused approval is a step of its own: everyone sees on the timeline what the check
+    // found, and the approval did not count.
+    assert_eq!(
+        events_of(&app, &id).await,
+        vec!["submitted", "conflict_found"]
+    );
+    let seen = view(&alice, &id).await;
+    assert!(seen.approvals.is_empty());
+    let found = seen.timeline.last().expect("the refused approval");
+    assert_eq!(found.actor_name, "Carol Approver");
+    let check = found.check.as_ref().expect("the check it ran");
+    assert_eq!(
+        check.text,
+        "Checked again against 1 granted request in dev: 1 conflict."
+    );
+    assert!(
+        check.problems[0]
+            .message
+            .contains("falls under prefix /orders"),
+        "{:?}",
+        check.problems
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_step_keeps_the_conflict_check_it_ran() {
+    let app = TestApp::spawn().await;
+    let alice = app.visitor("alice").await;
+    let bob = app.visitor("bob").await;
+    let carol = app.visitor("carol").await;
+    let dave = app.visitor("dave").await;
+    let granted = submitted(&alice, &Route::prod("team-a", "/payments")).await;
+    done(decide(&carol, &granted, "approve", "").await);
+    done(decide(&dave, &granted, "approve", "").await);
+    submitted(&bob, &Route::prod("team-b", "/billing")).await;
+
+    let id = submitted(&alice, &Route::prod("team-a", "/orders/v1")).await;
+    done(decide(&carol, &id, "approve", "").await);
+    done(decide(&dave, &id, "approve", "").await);
+
+    let seen = view(&alice, &id).await;
+    // (Delivery may have started meanwhile; its steps are checked in the delivery tests.)
+    let checks: Vec<(&str, Option<&str>)> = seen
+        .timeline
+        .iter()
+        .take(3)
+        .map(|entry| {
+            (
+                entry.action.as_str(),
+                entry.check.as_ref().map(|check| check.text.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        checks,
+        vec![
+            (
+                "submitted",
+                Some("Compared with 1 granted request and 1 waiting request in prod: no conflict.")
+            ),
+            (
+                "approved",
+                Some("Checked again against 1 granted request in prod: no conflict.")
+            ),
+            (
+                "approved",
+                Some("Checked again against 1 granted request in prod: no conflict.")
+            ),
+        ]
+    );
+    // A comment checks nothing and says nothing about conflicts.
+    done(
+        alice
+            .call::<StepOutcome>(
+                "comment_on_request",
+                &[("id", id.as_str()), ("body", "thanks")],
+            )
+            .await,
+    );
+    let seen = view(&alice, &id).await;
+    assert_eq!(seen.timeline.last().map(|e| e.check.is_none()), Some(true));
     app.stop().await;
 }
 
@@ -550,6 +632,33 @@ async fn my_requests_and_the_queue_list_what_each_person_may_see() {
     assert_eq!(ids(&queue_for_bob), vec![payments]);
     let count: i64 = carol.call("waiting_count", &[]).await;
     assert_eq!(count, 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_navigation_count_follows_every_step_at_once() {
+    let app = TestApp::spawn().await;
+    let alice = app.visitor("alice").await;
+    let carol = app.visitor("carol").await;
+    let count = || async { carol.call::<i64>("waiting_count", &[]).await };
+    assert_eq!(count().await, 0);
+
+    let first = submitted(&alice, &Route::dev("team-a", "/orders/v1")).await;
+    assert_eq!(count().await, 1, "a submission counts at once");
+    let second = submitted(&alice, &Route::dev("team-a", "/payments")).await;
+    assert_eq!(count().await, 2);
+    done(decide(&carol, &first, "approve", "").await);
+    assert_eq!(count().await, 1, "a decision counts at once");
+    let version = view(&alice, &second).await.version.to_string();
+    done(
+        alice
+            .call::<StepOutcome>(
+                "withdraw_request",
+                &[("id", second.as_str()), ("version", version.as_str())],
+            )
+            .await,
+    );
+    assert_eq!(count().await, 0, "a withdrawal counts at once");
     app.stop().await;
 }
 

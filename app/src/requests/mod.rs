@@ -42,6 +42,17 @@ pub struct TimelineEntry {
     pub body: String,
     pub age: String,
     pub at: String,
+    /// The conflict check this step ran: what it compared the request with, and what it found.
+    #[serde(default)]
+    pub check: Option<CheckView>,
+}
+
+/// A recorded conflict check, as the timeline shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckView {
+    /// "Compared with the 12 granted and 3 waiting requests of prod: no conflict."
+    pub text: String,
+    pub problems: Vec<mesh::Problem>,
 }
 
 /// Everything the request page shows.

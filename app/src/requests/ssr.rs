@@ -10,8 +10,8 @@ use backend::requests::{self as workflow, Actor, Operation, Submission, Workflow
 
 use super::form::{self, ApiForm, EgressForm};
 use super::{
-    ClaimView, DeliveryStatus, DeliveryView, FormStart, RequestPage, RequestRow, RequestView,
-    StepOutcome, SubmitOutcome, TimelineEntry,
+    CheckView, ClaimView, DeliveryStatus, DeliveryView, FormStart, RequestPage, RequestRow,
+    RequestView, StepOutcome, SubmitOutcome, TimelineEntry,
 };
 use crate::errors;
 use crate::pages::preview::is_plain_form_post;
@@ -743,7 +743,7 @@ pub async fn waiting_count(
     backend: &backend::Backend,
     user: &CurrentUser,
 ) -> Result<i64, ServerFnError> {
-    workflow::queue_count(&backend.pool, actor(user), 100)
+    workflow::waiting_count(&backend.pool, actor(user), 100)
         .await
         .map_err(errors::internal)
 }
@@ -916,6 +916,10 @@ pub async fn load_request(
                     body: event.body.clone(),
                     age,
                     at,
+                    check: event.checked.as_ref().map(|check| CheckView {
+                        text: check.describe(&record.environment),
+                        problems: check.problems.clone(),
+                    }),
                 }
             })
             .collect(),

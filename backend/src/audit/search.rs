@@ -367,6 +367,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("submitted", "Submitted"),
     ("approved", "Approved"),
     ("rejected", "Rejected"),
+    ("conflict_found", "Approval refused: conflict"),
     ("withdrawn", "Withdrawn"),
     ("commented", "Commented"),
     ("delivering", "Delivery started"),

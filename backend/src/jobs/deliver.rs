@@ -13,7 +13,9 @@ use uuid::Uuid;
 
 use super::{Job, JobKind, complete, enqueue};
 use crate::forge::{ChangeSet, Forge, ForgeError, Published, PullRef, PullState, branch_name};
-use crate::requests::{Actor, WorkflowError, record_system_event, state_words};
+use crate::requests::{
+    Actor, StepCheck, WorkflowError, record_system_checked, record_system_event, state_words,
+};
 
 /// The states in which a request's change is in the repository's base branch.
 const MERGED: [&str; 2] = ["merged", "live"];
@@ -157,7 +159,7 @@ pub(super) async fn deliver(cx: &Context<'_>, job: &Job) -> Result<(), JobFailur
         }
         tx.commit().await?;
     }
-    let change = change_set(cx, &request).await?;
+    let (change, checked) = change_set(cx, &request).await?;
     let published = forge.publish(&change).await?;
 
     let mut tx = cx.pool.begin().await?;
@@ -186,16 +188,16 @@ pub(super) async fn deliver(cx: &Context<'_>, job: &Job) -> Result<(), JobFailur
             )
             .execute(&mut *tx)
             .await?;
-            move_to(
+            move_checked(
                 &mut tx,
                 request.id,
-                &current,
-                "merged",
+                (&current, "merged"),
                 "merged",
                 &format!(
                     "{} already holds exactly this configuration; there was nothing to merge",
                     change.base_branch
                 ),
+                &checked,
             )
             .await?;
             refresh_others(&mut tx, &request.environment, request.id).await?;
@@ -234,23 +236,23 @@ pub(super) async fn deliver(cx: &Context<'_>, job: &Job) -> Result<(), JobFailur
                 .clone()
                 .unwrap_or_else(|| format!("branch {} ({})", change.branch, short(&pull.head_sha)));
             if current == "delivering" {
-                move_to(
+                move_checked(
                     &mut tx,
                     request.id,
-                    &current,
-                    "pr_open",
+                    (&current, "pr_open"),
                     "pr_opened",
                     &place,
+                    &checked,
                 )
                 .await?;
             } else if previous.as_deref() != Some(pull.head_sha.as_str()) && current == "pr_open" {
-                record_system_event(
+                record_system_checked(
                     &mut tx,
                     request.id,
                     "pr_updated",
-                    None,
-                    None,
+                    (None, None),
                     &format!("regenerated on the newest {}: {place}", change.base_branch),
+                    Some(&checked),
                 )
                 .await?;
             }
@@ -531,6 +533,25 @@ async fn move_to(
     record_system_event(tx, id, action, Some(from), Some(to), body).await
 }
 
+/// [`move_to`], recording the conflict check the step ran.
+async fn move_checked(
+    tx: &mut PgConnection,
+    id: Uuid,
+    (from, to): (&str, &str),
+    action: &str,
+    body: &str,
+    checked: &StepCheck,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update requests set state = $2, version = version + 1, updated_at = now() where id = $1",
+        id,
+        to
+    )
+    .execute(&mut *tx)
+    .await?;
+    record_system_checked(tx, id, action, (Some(from), Some(to)), body, Some(checked)).await
+}
+
 async fn finish(pool: &PgPool, job: &Job) -> Result<(), JobFailure> {
     let mut tx = pool.begin().await?;
     complete(&mut tx, job).await?;
@@ -566,7 +587,11 @@ fn short(sha: &str) -> &str {
 }
 
 /// The environment's files once this request is merged, and the pull request around them.
-async fn change_set(cx: &Context<'_>, request: &Delivering) -> Result<ChangeSet, JobFailure> {
+/// Rendering checks the request with everything merged: the check says with how many.
+async fn change_set(
+    cx: &Context<'_>,
+    request: &Delivering,
+) -> Result<(ChangeSet, StepCheck), JobFailure> {
     let env = cx
         .catalog
         .environment(&request.environment)
@@ -596,6 +621,10 @@ async fn change_set(cx: &Context<'_>, request: &Delivering) -> Result<ChangeSet,
         }
         state.push(parse(*id, payload)?);
     }
+    let checked = StepCheck {
+        merged: Some(state.len()),
+        ..StepCheck::default()
+    };
     if request.operation != "remove" {
         state.push(parse(request.id, &request.payload)?);
     }
@@ -655,7 +684,7 @@ async fn change_set(cx: &Context<'_>, request: &Delivering) -> Result<ChangeSet,
         request.environment,
         env.path_template.root(env.name.as_str())
     ));
-    Ok(ChangeSet {
+    let change = ChangeSet {
         repository: env.gitops.repository.clone().unwrap_or_default(),
         base_branch: env
             .gitops
@@ -669,7 +698,8 @@ async fn change_set(cx: &Context<'_>, request: &Delivering) -> Result<ChangeSet,
         body,
         labels: env.gitops.labels.clone(),
         reviewers: env.gitops.reviewers.clone(),
-    })
+    };
+    Ok((change, checked))
 }
 
 fn parse(id: Uuid, payload: &serde_json::Value) -> Result<mesh::Request, JobFailure> {

@@ -1,12 +1,11 @@
 //! Decisions on a request (approve, reject), withdrawing it, and comments.
 
-use mesh::Problem;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
-    Actor, Checks, WorkflowError, approvals_required, check_text, claims, deciders, record_event,
-    state_words,
+    Actor, Checks, StepCheck, WorkflowError, approvals_required, check_text, claims, deciders,
+    record_checked_event, record_event, state_words,
 };
 
 /// What an approver decides.
@@ -190,6 +189,7 @@ pub async fn decide(
         )));
     }
 
+    let mut checked = None;
     let new_state = match decision {
         Decision::Reject => "rejected",
         Decision::Approve => {
@@ -201,7 +201,33 @@ pub async fn decide(
             )
             .execute(&mut *tx)
             .await?;
-            recheck_conflicts(&mut tx, checks, &row).await?;
+            match recheck_conflicts(&mut tx, checks, &row).await? {
+                Ok(check) => checked = check,
+                Err(check) => {
+                    // The refusal is a step of its own: the requester and the other approvers
+                    // see on the timeline why this approval did not count.
+                    drop(tx);
+                    let mut tx = pool.begin().await?;
+                    let body = check
+                        .problems
+                        .iter()
+                        .map(|problem| problem.message.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    record_checked_event(
+                        &mut tx,
+                        id,
+                        &actor,
+                        "conflict_found",
+                        (Some("submitted"), None),
+                        &body,
+                        Some(&check),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    return Err(WorkflowError::Refused(check.problems));
+                }
+            }
             sqlx::query!(
                 r#"
                 insert into request_approvals (request_id, approver, approver_name, reason)
@@ -262,28 +288,31 @@ pub async fn decide(
         .await?;
     }
     let to_state = (new_state != "submitted").then_some(new_state);
-    record_event(
+    record_checked_event(
         &mut tx,
         id,
         &actor,
         action,
-        Some("submitted"),
-        to_state,
+        (Some("submitted"), to_state),
         &reason,
+        checked.as_ref(),
     )
     .await?;
     tx.commit().await?;
+    super::queue_changed();
     Ok(new_state)
 }
 
-/// The conflicts of an approval: the request against everything granted now.
+/// The conflicts of an approval: the request against everything granted now. The check as
+/// recorded, `Err` with the problems when the request now conflicts (`None`: a removal, which
+/// claims nothing new).
 async fn recheck_conflicts(
     tx: &mut sqlx::PgConnection,
     checks: Checks<'_>,
     row: &Locked,
-) -> Result<(), WorkflowError> {
+) -> Result<Result<Option<StepCheck>, StepCheck>, WorkflowError> {
     if row.operation == "remove" {
-        return Ok(());
+        return Ok(Ok(None));
     }
     let request = mesh::Request::from_value(&row.payload)
         .map_err(|problems| WorkflowError::Internal(format!("stored payload: {problems:?}")))?;
@@ -291,24 +320,29 @@ async fn recheck_conflicts(
     let granted = claims
         .granted_requests(row.supersedes)
         .map_err(WorkflowError::Internal)?;
-    mesh::plan_observed(
+    let mut check = StepCheck {
+        granted: Some(granted.len()),
+        ..StepCheck::default()
+    };
+    match mesh::plan_observed(
         checks.catalog,
         checks.observed,
         &granted,
         std::slice::from_ref(&request),
-    )
-    .map_err(|problems| {
-        let mut problems: Vec<Problem> = problems;
-        for problem in &mut problems {
-            problem.message = format!(
-                "{} (granted since this request was submitted; reject it, or ask the requester \
-                 to withdraw it)",
-                problem.message
-            );
+    ) {
+        Ok(_) => Ok(Ok(Some(check))),
+        Err(mut problems) => {
+            for problem in &mut problems {
+                problem.message = format!(
+                    "{} (granted since this request was submitted; reject it, or ask the \
+                     requester to withdraw it)",
+                    problem.message
+                );
+            }
+            check.problems = problems;
+            Ok(Err(check))
         }
-        WorkflowError::Refused(problems)
-    })?;
-    Ok(())
+    }
 }
 
 /// Withdraws a request still waiting for review: its requester, or another requester of its
@@ -355,6 +389,7 @@ pub async fn withdraw(
     )
     .await?;
     tx.commit().await?;
+    super::queue_changed();
     Ok(())
 }
 

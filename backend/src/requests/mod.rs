@@ -22,9 +22,10 @@ use crate::auth::Roles;
 
 pub use claims::{ExistingClaims, StoredClaim, existing_claims};
 pub use decide::{Decision, comment, decide, withdraw};
+use read::queue_changed;
 pub use read::{
     Delivery, DeliveryProblem, ListedRequest, MineFilter, QueueFilter, RequestDetail, load_detail,
-    payload_of, queue, queue_count, requests_of,
+    payload_of, queue, queue_count, requests_of, waiting_count,
 };
 pub use submit::{Operation, Submission, submit, submit_all};
 
@@ -102,6 +103,56 @@ pub struct Event {
     pub from_state: Option<String>,
     pub to_state: Option<String>,
     pub body: String,
+    /// The conflict check this step ran, when it ran one.
+    pub checked: Option<StepCheck>,
+}
+
+/// A conflict check as the step that ran it recorded it: how many stored requests of the
+/// environment the request was compared with, and what was found (nothing: no conflict).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StepCheck {
+    /// Granted requests (approved up to live) compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted: Option<usize>,
+    /// Requests waiting for review compared with (a submission only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<usize>,
+    /// Requests merged into the GitOps repository rendered with (delivery only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<usize>,
+    /// The conflicts found; empty when there were none.
+    #[serde(default)]
+    pub problems: Vec<Problem>,
+}
+
+impl StepCheck {
+    /// The check as a sentence: "Compared with 12 granted requests and 3 waiting requests in
+    /// prod: no conflict."
+    pub fn describe(&self, environment: &str) -> String {
+        let plural =
+            |n: usize, what: &str| format!("{n} {what} request{}", if n == 1 { "" } else { "s" });
+        let compared = match (self.granted, self.pending, self.merged) {
+            (_, _, Some(merged)) => format!(
+                "Rendered with {} in {environment}",
+                plural(merged, "merged")
+            ),
+            (Some(granted), Some(pending), None) => format!(
+                "Compared with {} and {} in {environment}",
+                plural(granted, "granted"),
+                plural(pending, "waiting")
+            ),
+            (Some(granted), None, None) => format!(
+                "Checked again against {} in {environment}",
+                plural(granted, "granted")
+            ),
+            _ => format!("Checked in {environment}"),
+        };
+        match self.problems.len() {
+            0 => format!("{compared}: no conflict."),
+            1 => format!("{compared}: 1 conflict."),
+            n => format!("{compared}: {n} conflicts."),
+        }
+    }
 }
 
 /// What a request is checked against: the environments and teams, and what the clusters run
@@ -249,6 +300,18 @@ pub(crate) async fn record_system_event(
     to_state: Option<&str>,
     body: &str,
 ) -> Result<(), sqlx::Error> {
+    record_system_checked(tx, request, action, (from_state, to_state), body, None).await
+}
+
+/// [`record_system_event`] with the conflict check the step ran.
+pub(crate) async fn record_system_checked(
+    tx: &mut sqlx::PgConnection,
+    request: Uuid,
+    action: &str,
+    states: (Option<&str>, Option<&str>),
+    body: &str,
+    checked: Option<&StepCheck>,
+) -> Result<(), sqlx::Error> {
     let roles = Roles::default();
     let actor = Actor {
         subject: SYSTEM_SUBJECT,
@@ -256,11 +319,10 @@ pub(crate) async fn record_system_event(
         roles: &roles,
         origin: &crate::audit::Origin::NONE,
     };
-    record_event(tx, request, &actor, action, from_state, to_state, body).await
+    record_checked_event(tx, request, &actor, action, states, body, checked).await
 }
 
 /// Writes one timeline event inside the caller's transaction.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn record_event(
     tx: &mut sqlx::PgConnection,
     request: Uuid,
@@ -270,10 +332,38 @@ pub(crate) async fn record_event(
     to_state: Option<&str>,
     body: &str,
 ) -> Result<(), sqlx::Error> {
+    record_checked_event(
+        tx,
+        request,
+        actor,
+        action,
+        (from_state, to_state),
+        body,
+        None,
+    )
+    .await
+}
+
+/// Writes one timeline event, with the conflict check its step ran, inside the caller's
+/// transaction.
+pub(crate) async fn record_checked_event(
+    tx: &mut sqlx::PgConnection,
+    request: Uuid,
+    actor: &Actor<'_>,
+    action: &str,
+    (from_state, to_state): (Option<&str>, Option<&str>),
+    body: &str,
+    checked: Option<&StepCheck>,
+) -> Result<(), sqlx::Error> {
+    let checked = checked
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
     sqlx::query!(
         r#"
-        insert into request_events (request_id, actor, actor_name, action, from_state, to_state, body)
-        values ($1, $2, $3, $4, $5, $6, $7)
+        insert into request_events (request_id, actor, actor_name, action, from_state, to_state,
+                                    body, checked)
+        values ($1, $2, $3, $4, $5, $6, $7, $8)
         "#,
         request,
         actor.subject,
@@ -281,7 +371,8 @@ pub(crate) async fn record_event(
         action,
         from_state,
         to_state,
-        body
+        body,
+        checked
     )
     .execute(&mut *tx)
     .await?;

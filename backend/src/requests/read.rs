@@ -1,11 +1,17 @@
 //! What the pages read: a user's and their teams' requests, the approver queue, and one request
 //! with its approvals and timeline. Lists page by keyset (the last row's id), never by offset.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Actor, Approval, Event, RequestRecord, WorkflowError};
+use crate::auth::Roles;
 
 /// One row of a list.
 #[derive(Debug, Clone)]
@@ -146,6 +152,75 @@ pub async fn queue(
     Ok(rows)
 }
 
+/// How long a navigation count is shown before it is counted again, when nothing changed in
+/// this process: steps taken through another replica show within this time.
+const WAITING_FRESH: Duration = Duration::from_secs(5);
+/// Beyond this many approvers, counts that are no longer fresh are dropped.
+const WAITING_KEPT: usize = 10_000;
+
+/// Bumped by every step that changes what waits for review (submit, decide, withdraw): a count
+/// taken before it is counted again.
+static QUEUE_CHANGES: AtomicU64 = AtomicU64::new(0);
+
+/// The navigation count of each approver, by subject.
+static WAITING: LazyLock<Mutex<HashMap<String, Waiting>>> = LazyLock::new(Mutex::default);
+
+struct Waiting {
+    roles: Roles,
+    cap: i64,
+    changes: u64,
+    at: Instant,
+    count: i64,
+}
+
+/// Tells the navigation counts that what waits for review changed.
+pub(crate) fn queue_changed() {
+    QUEUE_CHANGES.fetch_add(1, Ordering::Release);
+}
+
+/// [`queue_count`] as every page's navigation shows it: counted again when a step changed the
+/// queue in this process, or after [`WAITING_FRESH`]; in between, the last count of the same
+/// user with the same roles.
+pub async fn waiting_count(pool: &PgPool, actor: Actor<'_>, cap: i64) -> Result<i64, sqlx::Error> {
+    let changes = QUEUE_CHANGES.load(Ordering::Acquire);
+    let known = {
+        let waiting = WAITING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        waiting.get(actor.subject).and_then(|entry| {
+            (entry.changes == changes
+                && entry.cap == cap
+                && entry.at.elapsed() < WAITING_FRESH
+                && entry.roles == *actor.roles)
+                .then_some(entry.count)
+        })
+    };
+    if let Some(count) = known {
+        return Ok(count);
+    }
+    let count = queue_count(pool, actor, cap).await?;
+    let mut waiting = WAITING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if waiting.len() >= WAITING_KEPT {
+        waiting.retain(|_, entry| entry.at.elapsed() < WAITING_FRESH);
+        if waiting.len() >= WAITING_KEPT {
+            waiting.clear();
+        }
+    }
+    waiting.insert(
+        actor.subject.to_owned(),
+        Waiting {
+            roles: actor.roles.clone(),
+            cap,
+            changes,
+            at: Instant::now(),
+            count,
+        },
+    );
+    Ok(count)
+}
+
 /// How many requests wait for the actor (the count in the navigation), up to `cap`.
 #[tracing::instrument(skip(pool, actor), fields(actor = actor.subject), err)]
 pub async fn queue_count(pool: &PgPool, actor: Actor<'_>, cap: i64) -> Result<i64, sqlx::Error> {
@@ -282,7 +357,7 @@ pub async fn load_detail(
     .collect();
     let events = sqlx::query!(
         r#"
-        select id, at, actor, actor_name, action, from_state, to_state, body
+        select id, at, actor, actor_name, action, from_state, to_state, body, checked
         from request_events where request_id = $1 order by id
         "#,
         id
@@ -299,6 +374,10 @@ pub async fn load_detail(
         from_state: r.from_state,
         to_state: r.to_state,
         body: r.body,
+        // A check this version cannot read is left out rather than failing the page.
+        checked: r
+            .checked
+            .and_then(|value| serde_json::from_value(value).ok()),
     })
     .collect();
     let pending_day2 = sqlx::query_scalar!(

@@ -6,7 +6,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
-    Actor, Checks, WorkflowError, check_text, claims, is_delivered, is_granted, record_event,
+    Actor, Checks, StepCheck, WorkflowError, check_text, claims, is_delivered, is_granted,
+    record_checked_event,
 };
 
 /// What a submission asks for.
@@ -84,6 +85,7 @@ pub async fn submit(
     let mut tx = pool.begin().await?;
     let id = submit_in(&mut tx, checks, &actor, &submission, &justification).await?;
     tx.commit().await?;
+    super::queue_changed();
     Ok(id)
 }
 
@@ -161,6 +163,7 @@ pub async fn submit_all(
         ids.push(id);
     }
     tx.commit().await?;
+    super::queue_changed();
     Ok(ids)
 }
 
@@ -220,11 +223,23 @@ async fn submit_in(
         )]));
     }
     let claims = claims::existing_claims(&mut *tx, environment).await?;
-    let (payload, summary) = match submission.operation {
+    // What the request was compared with, as its timeline shows it (a removal claims nothing
+    // new, so it is compared with nothing).
+    let compared = |except: Option<Uuid>| {
+        let count = |list: &[claims::StoredClaim]| {
+            list.iter().filter(|claim| Some(claim.id) != except).count()
+        };
+        StepCheck {
+            granted: Some(count(&claims.granted)),
+            pending: Some(count(&claims.pending)),
+            ..StepCheck::default()
+        }
+    };
+    let (payload, summary, checked) = match submission.operation {
         Operation::Create => {
             let existing = claims.requests(None).map_err(WorkflowError::Internal)?;
             checks.plan(&existing, request)?;
-            (request.to_value(), request.summary())
+            (request.to_value(), request.summary(), Some(compared(None)))
         }
         Operation::Change | Operation::Remove => {
             let original_id = submission.supersedes.ok_or_else(|| {
@@ -232,14 +247,18 @@ async fn submit_in(
             })?;
             let original = grant_to_change(&mut *tx, &claims, *actor, original_id).await?;
             if submission.operation == Operation::Remove {
-                (original.to_value(), original.summary())
+                (original.to_value(), original.summary(), None)
             } else {
                 check_change(&original, request)?;
                 let existing = claims
                     .requests(Some(original_id))
                     .map_err(WorkflowError::Internal)?;
                 checks.plan(&existing, request)?;
-                (request.to_value(), request.summary())
+                (
+                    request.to_value(),
+                    request.summary(),
+                    Some(compared(Some(original_id))),
+                )
             }
         }
     };
@@ -275,14 +294,14 @@ async fn submit_in(
         ));
     }
     inserted?;
-    record_event(
+    record_checked_event(
         &mut *tx,
         id,
         actor,
         "submitted",
-        None,
-        Some("submitted"),
+        (None, Some("submitted")),
         justification,
+        checked.as_ref(),
     )
     .await?;
     Ok(id)

@@ -194,7 +194,7 @@ fn RequestBody(
             </section>
             {(!view.problems.is_empty()).then(|| view! {
                 <section class="conflicts" aria-labelledby="conflicts-heading">
-                    <h2 id="conflicts-heading">"Checked against what is granted now"</h2>
+                    <h2 id="conflicts-heading">"Conflicts with what is granted now"</h2>
                     <ProblemList problems=view.problems.clone() />
                 </section>
             })}
@@ -368,6 +368,10 @@ fn describe(entry: &TimelineEntry) -> String {
         ("pr_closed", _) => "saw the pull request closed".to_owned(),
         ("delivery_failed", _) => "could not deliver the request".to_owned(),
         ("delivery_retried", _) => "retried the delivery".to_owned(),
+        ("conflict_found", _) => {
+            "approved, but the request now conflicts with what is granted; the approval did not count"
+                .to_owned()
+        }
         (other, _) => other.to_owned(),
     }
 }
@@ -381,7 +385,17 @@ fn TimelineItem(entry: TimelineEntry) -> impl IntoView {
                 <strong>{entry.actor_name.clone()}</strong> " " {what} " · "
                 <time title=entry.at.clone()>{entry.age.clone()}</time>
             </p>
-            {(!entry.body.is_empty()).then(|| view! { <blockquote>{entry.body.clone()}</blockquote> })}
+            {(!entry.body.is_empty() && entry.action != "conflict_found")
+                .then(|| view! { <blockquote>{entry.body.clone()}</blockquote> })}
+            {entry.check.clone().map(|check| {
+                let clear = check.problems.is_empty();
+                view! {
+                    <div class=if clear { "check clear" } else { "check found" }>
+                        <p>{check.text}</p>
+                        {(!clear).then(|| view! { <ProblemList problems=check.problems /> })}
+                    </div>
+                }
+            })}
         </li>
     }
 }
