@@ -91,9 +91,12 @@ pub async fn cluster_overview() -> Result<Vec<ClusterView>, ServerFnError> {
                     )
                 })
                 .collect();
-            let claims = backend::requests::existing_claims(&backend.pool, &name)
-                .await
-                .map_err(errors::internal)?;
+            // Only onboardings add namespaces; every route of the environment is not needed.
+            let onboardings = ["Onboarding".to_owned()];
+            let claims =
+                backend::requests::existing_claims_of(&backend.pool, &name, Some(&onboardings))
+                    .await
+                    .map_err(errors::internal)?;
             let mut held: Vec<String> = backend
                 .catalog
                 .teams()

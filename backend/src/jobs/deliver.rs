@@ -197,7 +197,7 @@ pub(super) async fn deliver(cx: &Context<'_>, job: &Job) -> Result<(), JobFailur
                     "{} already holds exactly this configuration; there was nothing to merge",
                     change.base_branch
                 ),
-                &checked,
+                Some(&checked),
             )
             .await?;
             refresh_others(&mut tx, &request.environment, request.id).await?;
@@ -242,7 +242,7 @@ pub(super) async fn deliver(cx: &Context<'_>, job: &Job) -> Result<(), JobFailur
                     (&current, "pr_open"),
                     "pr_opened",
                     &place,
-                    &checked,
+                    Some(&checked),
                 )
                 .await?;
             } else if previous.as_deref() != Some(pull.head_sha.as_str()) && current == "pr_open" {
@@ -523,14 +523,7 @@ async fn move_to(
     action: &str,
     body: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "update requests set state = $2, version = version + 1, updated_at = now() where id = $1",
-        id,
-        to
-    )
-    .execute(&mut *tx)
-    .await?;
-    record_system_event(tx, id, action, Some(from), Some(to), body).await
+    move_checked(tx, id, (from, to), action, body, None).await
 }
 
 /// [`move_to`], recording the conflict check the step ran.
@@ -540,7 +533,7 @@ async fn move_checked(
     (from, to): (&str, &str),
     action: &str,
     body: &str,
-    checked: &StepCheck,
+    checked: Option<&StepCheck>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "update requests set state = $2, version = version + 1, updated_at = now() where id = $1",
@@ -549,7 +542,7 @@ async fn move_checked(
     )
     .execute(&mut *tx)
     .await?;
-    record_system_checked(tx, id, action, (Some(from), Some(to)), body, Some(checked)).await
+    record_system_checked(tx, id, action, (Some(from), Some(to)), body, checked).await
 }
 
 async fn finish(pool: &PgPool, job: &Job) -> Result<(), JobFailure> {

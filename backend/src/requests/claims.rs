@@ -58,10 +58,20 @@ impl StoredClaim {
 }
 
 /// Loads the payloads that hold a claim in `environment`.
-#[tracing::instrument(skip(executor), err)]
 pub async fn existing_claims(
     executor: impl PgExecutor<'_>,
     environment: &str,
+) -> Result<ExistingClaims, sqlx::Error> {
+    existing_claims_of(executor, environment, None).await
+}
+
+/// [`existing_claims`] of the given request kinds only (`None`: every kind), for the pages that
+/// need one kind of claim (the overview's onboarded namespaces) without reading every route.
+#[tracing::instrument(skip(executor), err)]
+pub async fn existing_claims_of(
+    executor: impl PgExecutor<'_>,
+    environment: &str,
+    kinds: Option<&[String]>,
 ) -> Result<ExistingClaims, sqlx::Error> {
     // A grant stops counting once an approved change replaces it, or once its removal is
     // delivered; removals themselves and pending changes hold no claim of their own.
@@ -70,6 +80,7 @@ pub async fn existing_claims(
         select r.id, r.state, r.payload
         from requests r
         where r.environment = $1
+          and ($2::text[] is null or r.kind = any($2))
           and r.operation <> 'remove'
           and (r.state in ('approved', 'delivering', 'pr_open', 'delivery_failed', 'merged',
                            'live')
@@ -83,7 +94,8 @@ pub async fn existing_claims(
                   or (c.operation = 'remove' and c.state in ('merged', 'live'))))
         order by r.created_at, r.id
         "#,
-        environment
+        environment,
+        kinds
     )
     .fetch_all(executor)
     .await?;

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::auth::Roles;
 
-pub use claims::{ExistingClaims, StoredClaim, existing_claims};
+pub use claims::{ExistingClaims, StoredClaim, existing_claims, existing_claims_of};
 pub use decide::{Decision, comment, decide, withdraw};
 use read::queue_changed;
 pub use read::{
@@ -132,6 +132,13 @@ impl StepCheck {
         let plural =
             |n: usize, what: &str| format!("{n} {what} request{}", if n == 1 { "" } else { "s" });
         let compared = match (self.granted, self.pending, self.merged) {
+            (Some(0), Some(0), None) => {
+                format!("No other request is granted or waiting in {environment}")
+            }
+            (Some(0), None, None) => {
+                format!("Checked again; no request is granted in {environment}")
+            }
+            (_, _, Some(0)) => format!("Rendered; nothing is merged in {environment} yet"),
             (_, _, Some(merged)) => format!(
                 "Rendered with {} in {environment}",
                 plural(merged, "merged")
@@ -415,5 +422,69 @@ fn check_text(field: &str, text: &str, required: Option<&str>) -> Result<String,
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(granted: Option<usize>, pending: Option<usize>, merged: Option<usize>) -> StepCheck {
+        StepCheck {
+            granted,
+            pending,
+            merged,
+            problems: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_check_reads_as_a_sentence_at_every_step() {
+        let cases = [
+            (
+                check(Some(12), Some(1), None),
+                "Compared with 12 granted requests and 1 waiting request in prod: no conflict.",
+            ),
+            (
+                check(Some(0), Some(0), None),
+                "No other request is granted or waiting in prod: no conflict.",
+            ),
+            (
+                check(Some(1), None, None),
+                "Checked again against 1 granted request in prod: no conflict.",
+            ),
+            (
+                check(Some(0), None, None),
+                "Checked again; no request is granted in prod: no conflict.",
+            ),
+            (
+                check(None, None, Some(3)),
+                "Rendered with 3 merged requests in prod: no conflict.",
+            ),
+            (
+                check(None, None, Some(0)),
+                "Rendered; nothing is merged in prod yet: no conflict.",
+            ),
+        ];
+        for (check, sentence) in cases {
+            assert_eq!(check.describe("prod"), sentence);
+        }
+        let mut found = check(Some(2), None, None);
+        found.problems = vec![
+            Problem::new(mesh::ProblemKind::Conflict, "path", "one"),
+            Problem::new(mesh::ProblemKind::Conflict, "path", "two"),
+        ];
+        assert_eq!(
+            found.describe("dev"),
+            "Checked again against 2 granted requests in dev: 2 conflicts."
+        );
+    }
+
+    #[test]
+    fn a_recorded_check_keeps_only_what_was_compared() {
+        let json = serde_json::to_value(check(None, None, Some(4))).expect("serializes");
+        assert_eq!(json, serde_json::json!({"merged": 4, "problems": []}));
+        let back: StepCheck = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back, check(None, None, Some(4)));
     }
 }
