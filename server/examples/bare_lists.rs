@@ -80,10 +80,8 @@ async fn main() -> anyhow::Result<()> {
     let (Some(url), Some(address)) = (args.next(), args.next()) else {
         anyhow::bail!("usage: bare_lists DATABASE_URL ADDRESS");
     };
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(10)
-        .connect(&url)
-        .await?;
+    // The portal's own pool settings, so the comparison is of the pages alone.
+    let pool = backend::db::pool_options(10).connect(&url).await?;
     let approver = Roles {
         approver_for_environments: ["dev", "prod"].map(str::to_owned).into(),
         ..Roles::default()
