@@ -70,6 +70,12 @@ rps() {
 
 carol=$(session carol)
 alice=$(session alice)
+# A short warm-up of every URL first: connections opened, statements prepared, pages cached.
+for url in "queue $carol" "requests $alice"; do
+  set -- $url
+  wrk -t2 -c8 -d2s -H "Cookie: $2" "http://127.0.0.1:$portal_port/$1" >/dev/null
+  wrk -t2 -c8 -d2s "http://127.0.0.1:$bare_port/$1" >/dev/null
+done
 printf '\n%s build, %s per page\n%-14s %14s %14s %8s\n' "$PROFILE" "$DURATION" "page" "portal req/s" "bare req/s" "ratio"
 for page in "queue carol" "requests alice"; do
   set -- $page

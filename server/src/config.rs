@@ -69,6 +69,9 @@ pub struct AuthSettings {
     pub idle_timeout_minutes: u32,
     /// A session ends this long after sign-in, however active.
     pub absolute_timeout_hours: u32,
+    /// A session read from the database is used this long before it is read again: a session
+    /// ended through another replica keeps working at most this long (0: read on every request).
+    pub session_recheck_seconds: u32,
     /// Send the session cookie only over HTTPS. Default: on, except when listening on loopback.
     /// Turning it off is refused unless the server listens on loopback only.
     #[serde(default)]
@@ -226,6 +229,12 @@ impl Settings {
     /// starts: session timeouts (ASVS L2: idle 30 minutes, absolute 12 hours).
     pub fn check_ranges(&self) -> anyhow::Result<()> {
         let auth = &self.auth;
+        anyhow::ensure!(
+            auth.session_recheck_seconds <= 60,
+            "auth.session_recheck_seconds is {}; accepted: 0 to 60 (0 reads the session on every \
+             request)",
+            auth.session_recheck_seconds
+        );
         anyhow::ensure!(
             (1..=480).contains(&auth.idle_timeout_minutes),
             "auth.idle_timeout_minutes is {}; accepted: 1 to 480 (ASVS L2 recommends 30)",

@@ -117,7 +117,10 @@ impl Application {
             Some(secure) => secure,
             None => https || !loopback,
         };
-        let sessions = SessionManagerLayer::new(HashedPostgresStore::new(pool.clone()))
+        let store = HashedPostgresStore::new(pool.clone()).trusting_for(
+            std::time::Duration::from_secs(u64::from(auth_settings.session_recheck_seconds)),
+        );
+        let sessions = SessionManagerLayer::new(store)
             .with_name(session_cookie_name(secure))
             .with_http_only(true)
             .with_secure(secure)

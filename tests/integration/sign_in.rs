@@ -601,7 +601,8 @@ async fn server_functions_refuse_a_signed_in_user_without_a_role() {
 
 #[tokio::test]
 async fn a_session_unused_past_the_idle_timeout_ends() {
-    let app = TestApp::spawn().await;
+    // The database is aged by hand here, so the session is read on every request.
+    let app = TestApp::spawn_with(|settings| settings.auth.session_recheck_seconds = 0).await;
     app.sign_in_as("alice").await;
     assert!(is_signed_in(&app).await);
 
@@ -609,6 +610,23 @@ async fn a_session_unused_past_the_idle_timeout_ends() {
         .execute(&app.pool)
         .await
         .expect("ages the session");
+
+    assert!(!is_signed_in(&app).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_ended_through_another_replica_ends_here_within_the_recheck_time() {
+    let app = TestApp::spawn_with(|settings| settings.auth.session_recheck_seconds = 1).await;
+    app.sign_in_as("alice").await;
+    assert!(is_signed_in(&app).await);
+
+    // Another replica signs the session out: its row goes, this server is not told.
+    sqlx::query("delete from sessions")
+        .execute(&app.pool)
+        .await
+        .expect("ends the session");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
     assert!(!is_signed_in(&app).await);
     app.stop().await;

@@ -5,6 +5,15 @@
 //!
 //! tower-sessions owns the cookie, rotation and expiry; this is its store, the extension point
 //! the crate documents for exactly this.
+//!
+//! Every page reads the session; a session read from the table is trusted for a few seconds
+//! (`auth.session_recheck_seconds`, [`DEFAULT_TRUST`]) before it is read again, so a page runs
+//! only its own statements. A session ended through this process (sign-out, ending the others)
+//! stops working at once; one ended through another replica stops within that time.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
@@ -17,6 +26,46 @@ use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 #[derive(Clone, Debug)]
 pub struct HashedPostgresStore {
     pool: PgPool,
+    /// How long a session read or written here is used without reading it again.
+    trust: Duration,
+}
+
+/// How long a session read from the table is used before it is read again, by default.
+pub const DEFAULT_TRUST: Duration = Duration::from_secs(5);
+/// Beyond this many sessions, those no longer trusted are dropped from memory.
+const KEPT: usize = 10_000;
+
+/// Sessions read or written lately, by id hash.
+static RECENT: LazyLock<Mutex<HashMap<Vec<u8>, Recent>>> = LazyLock::new(Mutex::default);
+
+struct Recent {
+    at: Instant,
+    record: Record,
+}
+
+fn recent() -> std::sync::MutexGuard<'static, HashMap<Vec<u8>, Recent>> {
+    RECENT.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Remembers `record` as the table holds it now, for `trust`.
+fn remember(trust: Duration, hash: Vec<u8>, record: &Record) {
+    if trust.is_zero() {
+        return;
+    }
+    let mut recent = recent();
+    if recent.len() >= KEPT {
+        recent.retain(|_, entry| entry.at.elapsed() < trust);
+        if recent.len() >= KEPT {
+            recent.clear();
+        }
+    }
+    recent.insert(
+        hash,
+        Recent {
+            at: Instant::now(),
+            record: record.clone(),
+        },
+    );
 }
 
 /// The hash a session id is stored under.
@@ -30,7 +79,17 @@ fn backend(error: impl std::fmt::Display) -> session_store::Error {
 
 impl HashedPostgresStore {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            trust: DEFAULT_TRUST,
+        }
+    }
+
+    /// Uses a session read from the table for `trust` before reading it again (zero: every
+    /// request reads it).
+    pub fn trusting_for(mut self, trust: Duration) -> Self {
+        self.trust = trust;
+        self
     }
 
     fn data(record: &Record) -> session_store::Result<serde_json::Value> {
@@ -56,6 +115,7 @@ impl SessionStore for HashedPostgresStore {
             .await
             .map_err(backend)?;
             if inserted.rows_affected() == 1 {
+                remember(self.trust, id_hash(&record.id), record);
                 return Ok(());
             }
             record.id = Id::default();
@@ -73,36 +133,48 @@ impl SessionStore for HashedPostgresStore {
         .execute(&self.pool)
         .await
         .map_err(backend)?;
+        remember(self.trust, id_hash(&record.id), record);
         Ok(())
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
+        let hash = id_hash(session_id);
+        if let Some(entry) = recent().get(&hash)
+            && entry.at.elapsed() < self.trust
+            && entry.record.expiry_date > OffsetDateTime::now_utc()
+        {
+            return Ok(Some(entry.record.clone()));
+        }
         let row = sqlx::query!(
             "select data, expiry_date from sessions where id_hash = $1 and expiry_date > now()",
-            id_hash(session_id),
+            hash,
         )
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
-        row.map(|row| {
-            Ok(Record {
-                id: *session_id,
-                data: serde_json::from_value(row.data)
-                    .map_err(|e| session_store::Error::Decode(e.to_string()))?,
-                expiry_date: row.expiry_date,
-            })
-        })
-        .transpose()
+        let Some(row) = row else {
+            recent().remove(&hash);
+            return Ok(None);
+        };
+        let record = Record {
+            id: *session_id,
+            data: serde_json::from_value(row.data)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            expiry_date: row.expiry_date,
+        };
+        remember(self.trust, hash, &record);
+        Ok(Some(record))
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
-        sqlx::query!(
-            "delete from sessions where id_hash = $1",
-            id_hash(session_id)
-        )
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
+        let hash = id_hash(session_id);
+        recent().remove(&hash);
+        sqlx::query!("delete from sessions where id_hash = $1", hash)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        // Again: a read that raced the delete may have remembered it meanwhile.
+        recent().remove(&hash);
         Ok(())
     }
 }
@@ -169,5 +241,7 @@ pub async fn end_other_sessions(
     )
     .execute(pool)
     .await?;
+    // Their hashes are not known here: every remembered session is read again.
+    recent().clear();
     Ok(ended.rows_affected())
 }
