@@ -67,7 +67,7 @@ if [ "$RUN_BENCH" = 1 ]; then
   log "benchmarks (quick)"
   cargo bench -p mesh -- --quick
   log "page benchmark: review queue and my requests over 100,000 requests (quick)"
-  bench/pages.sh --quick
+  bench/pages.sh --quick --debug
   log "delivery benchmark: approval to pull request latency (quick)"
   bench/delivery.sh --quick
   log "audit benchmark: filtered search and export over the audit history (quick)"

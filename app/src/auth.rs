@@ -74,10 +74,44 @@ pub struct SessionInfo {
     pub demo_refusal: Option<String>,
 }
 
+/// The signed-in user of one page render, read once: the shell, the navigation and the page's
+/// own reads all ask for it. Provided per page request; a server function called over HTTP
+/// reads the user itself.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Default)]
+pub struct PageUser(std::sync::Arc<std::sync::Mutex<Option<UserRead>>>);
+
+#[cfg(feature = "ssr")]
+type UserRead = futures_util::future::Shared<
+    futures_util::future::BoxFuture<'static, Result<backend::auth::MaybeUser, String>>,
+>;
+
+/// Who is signed in, if anyone: read once per page render (see [`PageUser`]).
+#[cfg(feature = "ssr")]
+pub async fn maybe_user() -> Result<backend::auth::MaybeUser, ServerFnError> {
+    use futures_util::FutureExt as _;
+    let read = async {
+        leptos_axum::extract::<backend::auth::MaybeUser>()
+            .await
+            .map_err(|error| error.to_string())
+    };
+    // Contexts are read before the first await: a resource's later polls may run without them.
+    let Some(page) = use_context::<PageUser>() else {
+        return read.await.map_err(crate::errors::internal);
+    };
+    let shared = page
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get_or_insert_with(|| read.boxed().shared())
+        .clone();
+    shared.await.map_err(crate::errors::internal)
+}
+
 #[server(endpoint = "session")]
 pub async fn load_session() -> Result<SessionInfo, ServerFnError> {
     let mode = expect_context::<SignInMode>();
-    let user: backend::auth::MaybeUser = leptos_axum::extract().await?;
+    let user = maybe_user().await?;
     let viewer = user.0.map(|current| Viewer {
         name: current.user.name,
         email: current.user.email,
@@ -124,9 +158,7 @@ pub async fn require_member() -> Result<backend::auth::CurrentUser, ServerFnErro
     let backend = use_context::<backend::Backend>();
     let response = use_context::<leptos_axum::ResponseOptions>();
     let path = use_context::<http::request::Parts>().map(|parts| parts.uri.path().to_owned());
-    let MaybeUser(user) = leptos_axum::extract::<MaybeUser>()
-        .await
-        .map_err(crate::errors::internal)?;
+    let MaybeUser(user) = maybe_user().await?;
     let (status, rejection) = match user {
         Some(user) if !user.roles.is_empty() => return Ok(user),
         Some(user) => {

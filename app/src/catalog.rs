@@ -22,3 +22,22 @@ pub async fn load_catalog_config() -> Result<CatalogConfig, ServerFnError> {
         teams: backend.catalog_source.teams.clone(),
     })
 }
+
+/// The names of the configured environments and teams: what the list pages' filters offer,
+/// without the whole configuration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CatalogNames {
+    pub environments: Vec<String>,
+    pub teams: Vec<String>,
+}
+
+#[server]
+pub async fn load_catalog_names() -> Result<CatalogNames, ServerFnError> {
+    let backend = expect_context::<backend::Backend>();
+    crate::auth::require_member().await?;
+    let source = &backend.catalog_source;
+    Ok(CatalogNames {
+        environments: source.environments.iter().map(|e| e.name.clone()).collect(),
+        teams: source.teams.iter().map(|t| t.name.clone()).collect(),
+    })
+}

@@ -31,9 +31,7 @@ async fn signed_in() -> Result<
     use backend::auth::{AuthRejection, MaybeUser};
     let backend = expect_context::<backend::Backend>();
     let response = use_context::<leptos_axum::ResponseOptions>();
-    let MaybeUser(user) = leptos_axum::extract::<MaybeUser>()
-        .await
-        .map_err(errors::internal)?;
+    let MaybeUser(user) = crate::auth::maybe_user().await?;
     let Some(user) = user else {
         if let Some(response) = response {
             response.set_status(http::StatusCode::UNAUTHORIZED);

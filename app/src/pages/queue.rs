@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::catalog::load_catalog_config;
+use crate::catalog::load_catalog_names;
 use crate::errors;
 use crate::pages::requests::list::{Chip, RequestRows, href_with};
 use crate::requests::approver_queue;
@@ -34,7 +34,7 @@ pub fn QueuePage() -> impl IntoView {
             approver_queue(get("environment"), get("team"), get("kind"), get("after"))
         },
     );
-    let catalog = Resource::new(|| (), |()| load_catalog_config());
+    let catalog = Resource::new(|| (), |()| load_catalog_names());
     view! {
         <Title text="Review queue" />
         <h1>"Review queue"</h1>
@@ -44,10 +44,7 @@ pub fn QueuePage() -> impl IntoView {
                 let params = params.get();
                 let (environments, teams) = catalog
                     .await
-                    .map(|c| (
-                        c.environments.into_iter().map(|e| e.name).collect::<Vec<_>>(),
-                        c.teams.into_iter().map(|t| t.name).collect::<Vec<_>>(),
-                    ))
+                    .map(|names| (names.environments, names.teams))
                     .unwrap_or_default();
                 let chip = |key: &'static str, value: Option<String>, label: String| {
                     view! { <Chip base="/queue" params=params.clone() key value label /> }

@@ -52,6 +52,7 @@ pub fn router(state: AppState, sessions: SessionManagerLayer<HashedPostgresStore
             provide_context(backend.clone());
             provide_context(app::auth::SignInMode { demo });
             provide_context(app::requests::PageReads::default());
+            provide_context(app::auth::PageUser::default());
         }
     };
     let shell = {

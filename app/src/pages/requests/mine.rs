@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use super::list::{Chip, RequestRows, href_with};
-use crate::catalog::load_catalog_config;
+use crate::catalog::load_catalog_names;
 use crate::errors;
 use crate::requests::my_requests;
 
@@ -41,7 +41,7 @@ pub fn MyRequestsPage() -> impl IntoView {
             my_requests(get("state"), get("environment"), get("before"))
         },
     );
-    let catalog = Resource::new(|| (), |()| load_catalog_config());
+    let catalog = Resource::new(|| (), |()| load_catalog_names());
     view! {
         <Title text="My requests" />
         <div class="page-head">
@@ -57,7 +57,7 @@ pub fn MyRequestsPage() -> impl IntoView {
                 let params = params.get();
                 let environments: Vec<String> = catalog
                     .await
-                    .map(|c| c.environments.into_iter().map(|e| e.name).collect())
+                    .map(|names| names.environments)
                     .unwrap_or_default();
                 let chips = view! {
                     <nav class="chips" aria-label="Filter by state">
