@@ -169,6 +169,19 @@ async fn actions(app: &TestApp, id: Uuid) -> Vec<String> {
     .expect("events read")
 }
 
+/// The conflict check a request's `action` event recorded.
+async fn checked(app: &TestApp, id: Uuid, action: &str) -> serde_json::Value {
+    sqlx::query_scalar(
+        "select checked from request_events where request_id = $1 and action = $2 \
+         order by id desc limit 1",
+    )
+    .bind(id)
+    .bind(action)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap_or_else(|error| panic!("no {action} event: {error}"))
+}
+
 pub(crate) fn git(repo: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
@@ -404,14 +417,10 @@ async fn the_local_forge_commits_what_mesh_renders_and_the_merge_is_followed() {
         ["submitted", "approved", "delivering", "pr_opened", "merged"]
     );
     // Rendering the pull request checked the request with everything merged (nothing yet).
-    let checked: serde_json::Value = sqlx::query_scalar(
-        "select checked from request_events where request_id = $1 and action = 'pr_opened'",
-    )
-    .bind(id)
-    .fetch_one(&app.pool)
-    .await
-    .expect("the pull request's event");
-    assert_eq!(checked, serde_json::json!({"merged": 0, "problems": []}));
+    assert_eq!(
+        checked(&app, id, "pr_opened").await,
+        serde_json::json!({"merged": 0, "problems": []})
+    );
     app.stop().await;
 }
 
@@ -459,14 +468,10 @@ async fn two_pull_requests_at_once_are_each_correct_and_the_second_is_regenerate
             .contains(&"pr_updated".to_owned())
     );
     // Regenerating checked it again, now with the first merged.
-    let checked: serde_json::Value = sqlx::query_scalar(
-        "select checked from request_events where request_id = $1 and action = 'pr_updated'",
-    )
-    .bind(second)
-    .fetch_one(&app.pool)
-    .await
-    .expect("the regenerated pull request's event");
-    assert_eq!(checked, serde_json::json!({"merged": 1, "problems": []}));
+    assert_eq!(
+        checked(&app, second, "pr_updated").await,
+        serde_json::json!({"merged": 1, "problems": []})
+    );
     // It merges cleanly on top of the first.
     git(
         &repo,

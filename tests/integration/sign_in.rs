@@ -747,3 +747,35 @@ async fn a_provider_error_is_told_in_our_words_and_only_for_a_sign_in_this_brows
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_ended_elsewhere_is_never_written_back() {
+    use backend::auth::sessions::HashedPostgresStore;
+    use tower_sessions::SessionStore as _;
+    use tower_sessions::session::{Id, Record};
+
+    let app = TestApp::spawn().await;
+    let store = HashedPostgresStore::new(app.pool.clone());
+    let mut record = Record {
+        id: Id::default(),
+        data: Default::default(),
+        expiry_date: time::OffsetDateTime::now_utc() + time::Duration::minutes(30),
+    };
+    store.create(&mut record).await.expect("created");
+    assert!(store.load(&record.id).await.expect("read").is_some());
+
+    // Another replica signs it out; this one, still holding it, then saves a change to it.
+    sqlx::query("delete from sessions")
+        .execute(&app.pool)
+        .await
+        .expect("ended elsewhere");
+    store.save(&record).await.expect("saved");
+
+    let rows: i64 = sqlx::query_scalar("select count(*) from sessions")
+        .fetch_one(&app.pool)
+        .await
+        .expect("counted");
+    assert_eq!(rows, 0, "the ended session stays ended");
+    assert!(store.load(&record.id).await.expect("read").is_none());
+    app.stop().await;
+}

@@ -12,6 +12,7 @@
 //! stops working at once; one ended through another replica stops within that time.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,13 @@ pub struct HashedPostgresStore {
 pub const DEFAULT_TRUST: Duration = Duration::from_secs(5);
 /// Beyond this many sessions, those no longer trusted are dropped from memory.
 const KEPT: usize = 10_000;
+
+/// Bumped whenever sessions end: a read that started before is not remembered.
+static ENDINGS: AtomicU64 = AtomicU64::new(0);
+
+fn sessions_ended() {
+    ENDINGS.fetch_add(1, Ordering::Release);
+}
 
 /// Sessions read or written lately, by id hash.
 static RECENT: LazyLock<Mutex<HashMap<Vec<u8>, Recent>>> = LazyLock::new(Mutex::default);
@@ -122,23 +130,32 @@ impl SessionStore for HashedPostgresStore {
         }
     }
 
+    /// Updates a session that still exists. tower-sessions creates new and rotated ids with
+    /// [`SessionStore::create`], so a save that finds no row is of a session ended meanwhile
+    /// (signed out, here or on another replica): it stays ended, never written back.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        sqlx::query!(
-            "insert into sessions (id_hash, data, expiry_date) values ($1, $2, $3) \
-             on conflict (id_hash) do update set data = excluded.data, expiry_date = excluded.expiry_date",
-            id_hash(&record.id),
+        let hash = id_hash(&record.id);
+        let updated = sqlx::query!(
+            "update sessions set data = $2, expiry_date = $3 \
+             where id_hash = $1 and expiry_date > now()",
+            hash,
             Self::data(record)?,
             record.expiry_date,
         )
         .execute(&self.pool)
         .await
         .map_err(backend)?;
-        remember(self.trust, id_hash(&record.id), record);
+        if updated.rows_affected() == 1 {
+            remember(self.trust, hash, record);
+        } else {
+            recent().remove(&hash);
+        }
         Ok(())
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
         let hash = id_hash(session_id);
+        let endings = ENDINGS.load(Ordering::Acquire);
         if let Some(entry) = recent().get(&hash)
             && entry.at.elapsed() < self.trust
             && entry.record.expiry_date > OffsetDateTime::now_utc()
@@ -162,7 +179,10 @@ impl SessionStore for HashedPostgresStore {
                 .map_err(|e| session_store::Error::Decode(e.to_string()))?,
             expiry_date: row.expiry_date,
         };
-        remember(self.trust, hash, &record);
+        // A session ended while this read ran is not remembered: the read may predate the end.
+        if ENDINGS.load(Ordering::Acquire) == endings {
+            remember(self.trust, hash, &record);
+        }
         Ok(Some(record))
     }
 
@@ -173,6 +193,7 @@ impl SessionStore for HashedPostgresStore {
             .execute(&self.pool)
             .await
             .map_err(backend)?;
+        sessions_ended();
         // Again: a read that raced the delete may have remembered it meanwhile.
         recent().remove(&hash);
         Ok(())
@@ -242,6 +263,7 @@ pub async fn end_other_sessions(
     .execute(pool)
     .await?;
     // Their hashes are not known here: every remembered session is read again.
+    sessions_ended();
     recent().clear();
     Ok(ended.rows_affected())
 }

@@ -205,9 +205,9 @@ pub async fn decide(
                 Ok(check) => checked = check,
                 Err(check) => {
                     // The refusal is a step of its own: the requester and the other approvers
-                    // see on the timeline why this approval did not count.
-                    drop(tx);
-                    let mut tx = pool.begin().await?;
+                    // see on the timeline why this approval did not count. Nothing was written
+                    // yet, and the row and environment locks are still held: it is recorded in
+                    // this transaction, on the request as it was checked.
                     let body = check
                         .problems
                         .iter()
@@ -225,7 +225,20 @@ pub async fn decide(
                     )
                     .await?;
                     tx.commit().await?;
-                    return Err(WorkflowError::Refused(check.problems));
+                    // The approver is told what to do about it; the timeline keeps the facts.
+                    let problems = check
+                        .problems
+                        .into_iter()
+                        .map(|mut problem| {
+                            problem.message = format!(
+                                "{} (granted since this request was submitted; reject it, or \
+                                 ask the requester to withdraw it)",
+                                problem.message
+                            );
+                            problem
+                        })
+                        .collect();
+                    return Err(WorkflowError::Refused(problems));
                 }
             }
             sqlx::query!(
@@ -331,14 +344,7 @@ async fn recheck_conflicts(
         std::slice::from_ref(&request),
     ) {
         Ok(_) => Ok(Ok(Some(check))),
-        Err(mut problems) => {
-            for problem in &mut problems {
-                problem.message = format!(
-                    "{} (granted since this request was submitted; reject it, or ask the \
-                     requester to withdraw it)",
-                    problem.message
-                );
-            }
+        Err(problems) => {
             check.problems = problems;
             Ok(Err(check))
         }

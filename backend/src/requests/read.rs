@@ -162,7 +162,8 @@ const WAITING_KEPT: usize = 10_000;
 /// taken before it is counted again.
 static QUEUE_CHANGES: AtomicU64 = AtomicU64::new(0);
 
-/// The navigation count of each approver, by subject.
+/// The navigation count of each approver, by database and subject (one process may serve
+/// several databases: the integration tests run a server per database).
 static WAITING: LazyLock<Mutex<HashMap<String, Waiting>>> = LazyLock::new(Mutex::default);
 
 struct Waiting {
@@ -183,11 +184,19 @@ pub(crate) fn queue_changed() {
 /// user with the same roles.
 pub async fn waiting_count(pool: &PgPool, actor: Actor<'_>, cap: i64) -> Result<i64, sqlx::Error> {
     let changes = QUEUE_CHANGES.load(Ordering::Acquire);
+    let options = pool.connect_options();
+    let key = format!(
+        "{}:{}/{} {}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or_default(),
+        actor.subject
+    );
     let known = {
         let waiting = WAITING
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        waiting.get(actor.subject).and_then(|entry| {
+        waiting.get(&key).and_then(|entry| {
             (entry.changes == changes
                 && entry.cap == cap
                 && entry.at.elapsed() < WAITING_FRESH
@@ -209,7 +218,7 @@ pub async fn waiting_count(pool: &PgPool, actor: Actor<'_>, cap: i64) -> Result<
         }
     }
     waiting.insert(
-        actor.subject.to_owned(),
+        key,
         Waiting {
             roles: actor.roles.clone(),
             cap,
