@@ -10,6 +10,7 @@ pub mod drafts;
 pub mod embedded_postgres;
 pub mod forge;
 pub mod jobs;
+pub mod recent;
 pub mod requests;
 pub mod state;
 

@@ -11,10 +11,9 @@
 //! only its own statements. A session ended through this process (sign-out, ending the others)
 //! stops working at once; one ended through another replica stops within that time.
 
-use std::collections::HashMap;
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
@@ -22,6 +21,8 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
+
+use crate::recent::Recent;
 
 /// The session store: one row per session, in the `sessions` table.
 #[derive(Clone, Debug)]
@@ -44,36 +45,13 @@ fn sessions_ended() {
 }
 
 /// Sessions read or written lately, by id hash.
-static RECENT: LazyLock<Mutex<HashMap<Vec<u8>, Recent>>> = LazyLock::new(Mutex::default);
-
-struct Recent {
-    at: Instant,
-    record: Record,
-}
-
-fn recent() -> std::sync::MutexGuard<'static, HashMap<Vec<u8>, Recent>> {
-    RECENT.lock().unwrap_or_else(PoisonError::into_inner)
-}
+static RECENT: LazyLock<Recent<Vec<u8>, Record>> = LazyLock::new(|| Recent::new(KEPT));
 
 /// Remembers `record` as the table holds it now, for `trust`.
 fn remember(trust: Duration, hash: Vec<u8>, record: &Record) {
-    if trust.is_zero() {
-        return;
+    if !trust.is_zero() {
+        RECENT.put(hash, record.clone(), trust);
     }
-    let mut recent = recent();
-    if recent.len() >= KEPT {
-        recent.retain(|_, entry| entry.at.elapsed() < trust);
-        if recent.len() >= KEPT {
-            recent.clear();
-        }
-    }
-    recent.insert(
-        hash,
-        Recent {
-            at: Instant::now(),
-            record: record.clone(),
-        },
-    );
 }
 
 /// The hash a session id is stored under.
@@ -148,7 +126,7 @@ impl SessionStore for HashedPostgresStore {
         if updated.rows_affected() == 1 {
             remember(self.trust, hash, record);
         } else {
-            recent().remove(&hash);
+            RECENT.remove(&hash);
         }
         Ok(())
     }
@@ -156,11 +134,9 @@ impl SessionStore for HashedPostgresStore {
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
         let hash = id_hash(session_id);
         let endings = ENDINGS.load(Ordering::Acquire);
-        if let Some(entry) = recent().get(&hash)
-            && entry.at.elapsed() < self.trust
-            && entry.record.expiry_date > OffsetDateTime::now_utc()
-        {
-            return Ok(Some(entry.record.clone()));
+        let unexpired = |record: &Record| record.expiry_date > OffsetDateTime::now_utc();
+        if let Some(record) = RECENT.get(&hash, self.trust, unexpired) {
+            return Ok(Some(record));
         }
         let row = sqlx::query!(
             "select data, expiry_date from sessions where id_hash = $1 and expiry_date > now()",
@@ -170,7 +146,7 @@ impl SessionStore for HashedPostgresStore {
         .await
         .map_err(backend)?;
         let Some(row) = row else {
-            recent().remove(&hash);
+            RECENT.remove(&hash);
             return Ok(None);
         };
         let record = Record {
@@ -188,14 +164,14 @@ impl SessionStore for HashedPostgresStore {
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
         let hash = id_hash(session_id);
-        recent().remove(&hash);
+        RECENT.remove(&hash);
         sqlx::query!("delete from sessions where id_hash = $1", hash)
             .execute(&self.pool)
             .await
             .map_err(backend)?;
         sessions_ended();
         // Again: a read that raced the delete may have remembered it meanwhile.
-        recent().remove(&hash);
+        RECENT.remove(&hash);
         Ok(())
     }
 }
@@ -264,6 +240,6 @@ pub async fn end_other_sessions(
     .await?;
     // Their hashes are not known here: every remembered session is read again.
     sessions_ended();
-    recent().clear();
+    RECENT.clear();
     Ok(ended.rows_affected())
 }

@@ -1,10 +1,9 @@
 //! What the pages read: a user's and their teams' requests, the approver queue, and one request
 //! with its approvals and timeline. Lists page by keyset (the last row's id), never by offset.
 
-use std::collections::HashMap;
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -12,6 +11,7 @@ use uuid::Uuid;
 
 use super::{Actor, Approval, Event, RequestRecord, WorkflowError};
 use crate::auth::Roles;
+use crate::recent::Recent;
 
 /// One row of a list.
 #[derive(Debug, Clone)]
@@ -164,13 +164,14 @@ static QUEUE_CHANGES: AtomicU64 = AtomicU64::new(0);
 
 /// The navigation count of each approver, by database and subject (one process may serve
 /// several databases: the integration tests run a server per database).
-static WAITING: LazyLock<Mutex<HashMap<String, Waiting>>> = LazyLock::new(Mutex::default);
+static WAITING: LazyLock<Recent<String, Waiting>> = LazyLock::new(|| Recent::new(WAITING_KEPT));
 
+/// A count, and what it was counted for.
+#[derive(Clone)]
 struct Waiting {
     roles: Roles,
     cap: i64,
     changes: u64,
-    at: Instant,
     count: i64,
 }
 
@@ -192,41 +193,20 @@ pub async fn waiting_count(pool: &PgPool, actor: Actor<'_>, cap: i64) -> Result<
         options.get_database().unwrap_or_default(),
         actor.subject
     );
-    let known = {
-        let waiting = WAITING
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        waiting.get(&key).and_then(|entry| {
-            (entry.changes == changes
-                && entry.cap == cap
-                && entry.at.elapsed() < WAITING_FRESH
-                && entry.roles == *actor.roles)
-                .then_some(entry.count)
-        })
+    let same = |entry: &Waiting| {
+        entry.changes == changes && entry.cap == cap && entry.roles == *actor.roles
     };
-    if let Some(count) = known {
-        return Ok(count);
+    if let Some(entry) = WAITING.get(&key, WAITING_FRESH, same) {
+        return Ok(entry.count);
     }
     let count = queue_count(pool, actor, cap).await?;
-    let mut waiting = WAITING
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if waiting.len() >= WAITING_KEPT {
-        waiting.retain(|_, entry| entry.at.elapsed() < WAITING_FRESH);
-        if waiting.len() >= WAITING_KEPT {
-            waiting.clear();
-        }
-    }
-    waiting.insert(
-        key,
-        Waiting {
-            roles: actor.roles.clone(),
-            cap,
-            changes,
-            at: Instant::now(),
-            count,
-        },
-    );
+    let entry = Waiting {
+        roles: actor.roles.clone(),
+        cap,
+        changes,
+        count,
+    };
+    WAITING.put(key, entry, WAITING_FRESH);
     Ok(count)
 }
 
